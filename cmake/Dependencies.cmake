@@ -1,0 +1,72 @@
+# Finds every system library fxserve builds against. Each one comes from a
+# Debian package that tools/install-deps.sh installs; a missing one stops
+# the configure step with the package to install.
+
+function(fxserve_missing what package)
+  message(FATAL_ERROR
+    "fxserve: ${what} was not found. Install the Debian package "
+    "'${package}' (or run tools/install-deps.sh, which installs everything).")
+endfunction()
+
+find_package(Threads REQUIRED)
+
+find_package(absl CONFIG QUIET)
+if(NOT absl_FOUND)
+  fxserve_missing("Abseil" "libabsl-dev")
+endif()
+
+find_package(Protobuf QUIET)
+if(NOT Protobuf_FOUND)
+  fxserve_missing("Protobuf" "libprotobuf-dev protobuf-compiler")
+endif()
+
+find_package(gRPC CONFIG QUIET)
+if(NOT gRPC_FOUND)
+  fxserve_missing("gRPC C++" "libgrpc++-dev protobuf-compiler-grpc")
+endif()
+
+find_package(nlohmann_json CONFIG QUIET)
+if(NOT nlohmann_json_FOUND)
+  fxserve_missing("nlohmann-json" "nlohmann-json3-dev")
+endif()
+
+find_package(dnnl CONFIG QUIET)
+if(NOT dnnl_FOUND)
+  fxserve_missing("oneDNN" "libdnnl-dev")
+endif()
+
+# XRT ships no CMake package and a broken xrt.pc, so find it by hand.
+find_path(XRT_INCLUDE_DIR xrt/xrt_device.h PATHS /usr/include/xrt NO_DEFAULT_PATH)
+find_library(XRT_COREUTIL_LIBRARY xrt_coreutil)
+find_library(UUID_LIBRARY uuid)
+if(NOT XRT_INCLUDE_DIR OR NOT XRT_COREUTIL_LIBRARY OR NOT UUID_LIBRARY)
+  fxserve_missing("XRT (native C++ API)" "libxrt-dev")
+endif()
+add_library(fxserve_xrt INTERFACE)
+target_include_directories(fxserve_xrt SYSTEM INTERFACE ${XRT_INCLUDE_DIR})
+target_link_libraries(fxserve_xrt INTERFACE
+  ${XRT_COREUTIL_LIBRARY} ${UUID_LIBRARY} Threads::Threads)
+add_library(fxserve::xrt ALIAS fxserve_xrt)
+
+if(FXSERVE_BUILD_TESTS)
+  find_package(GTest QUIET)
+  if(NOT GTest_FOUND)
+    fxserve_missing("GoogleTest/GoogleMock" "libgtest-dev libgmock-dev")
+  endif()
+  find_path(GMPXX_INCLUDE_DIR gmpxx.h)
+  find_library(GMPXX_LIBRARY gmpxx)
+  find_library(GMP_LIBRARY gmp)
+  if(NOT GMPXX_INCLUDE_DIR OR NOT GMPXX_LIBRARY OR NOT GMP_LIBRARY)
+    fxserve_missing("GMP (test reference arithmetic)" "libgmp-dev")
+  endif()
+  add_library(fxserve_gmp INTERFACE)
+  target_include_directories(fxserve_gmp SYSTEM INTERFACE ${GMPXX_INCLUDE_DIR})
+  target_link_libraries(fxserve_gmp INTERFACE ${GMPXX_LIBRARY} ${GMP_LIBRARY})
+endif()
+
+if(FXSERVE_BUILD_BENCH)
+  find_package(benchmark QUIET)
+  if(NOT benchmark_FOUND)
+    fxserve_missing("Google Benchmark" "libbenchmark-dev")
+  endif()
+endif()

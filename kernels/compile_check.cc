@@ -1,0 +1,3 @@
+// Compiles every kernel header in one translation unit, so a kernel that
+// stops compiling with fxserve's or AMD's type headers fails the build.
+#include "kernels/linalg/mac.h"  // IWYU pragma: keep
