@@ -63,6 +63,14 @@ constexpr Wide<M> Resize(const Wide<N>& x, bool sign_extend) {
 template <int N>
 constexpr void Normalize(Wide<N>& x, int width, bool is_signed) {
   if (width >= 64 * N) return;
+  if constexpr (N == 1) {  // Hot path: one shift pair, no branches.
+    const int unused = 64 - width;
+    const uint64_t up = x.limb[0] << unused;
+    x.limb[0] = is_signed ? static_cast<uint64_t>(
+                                static_cast<int64_t>(up) >> unused)
+                          : up >> unused;
+    return;
+  }
   const int top = width / 64;  // Limb holding bit `width`.
   const int shift = width % 64;
   bool negative = false;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what fxserve needs, builds everything with warnings as errors and
+# runs every test; then builds and runs the tests again under AddressSanitizer
+# and UndefinedBehaviorSanitizer. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="$(nproc)"
+
+bash tools/install-deps.sh
+
+echo "test: [1/2] Release build, -Werror (build/ci)"
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=Release -DFXSERVE_WERROR=ON
+cmake --build build/ci -j"$jobs"
+ctest --test-dir build/ci --output-on-failure -j"$jobs"
+
+echo "test: [2/2] ASan + UBSan build (build/asan)"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFXSERVE_WERROR=ON \
+  -DFXSERVE_SANITIZE=ON -DFXSERVE_BUILD_BENCH=OFF
+cmake --build build/asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j"$jobs"
