@@ -64,8 +64,8 @@ void BM_DotProduct(benchmark::State& state) {
   const auto weight = RandomVector<typename Config::weight_t>(
       Config::weight_t::width > 40 ? 40 : Config::weight_t::width, 2);
   for (auto _ : state) {
-    auto sum = fxserve::kernels::DotProduct<Config>(input.data(),
-                                                    weight.data());
+    auto sum =
+        fxserve::kernels::DotProduct<Config>(input.data(), weight.data());
     benchmark::DoNotOptimize(sum);
   }
   state.SetItemsProcessed(state.iterations() * kLength);

@@ -9,8 +9,7 @@
 
 #include "fxhls/ap_fixed_base.h"
 
-template <int W, int I, ap_q_mode Q = AP_TRN, ap_o_mode O = AP_WRAP,
-          int N = 0>
+template <int W, int I, ap_q_mode Q = AP_TRN, ap_o_mode O = AP_WRAP, int N = 0>
 class ap_fixed : public ap_fixed_base<W, I, true, Q, O, N> {
  public:
   using Base = ap_fixed_base<W, I, true, Q, O, N>;
@@ -19,8 +18,7 @@ class ap_fixed : public ap_fixed_base<W, I, true, Q, O, N> {
   ap_fixed(const Base& other) : Base(other) {}  // NOLINT: implicit.
 };
 
-template <int W, int I, ap_q_mode Q = AP_TRN, ap_o_mode O = AP_WRAP,
-          int N = 0>
+template <int W, int I, ap_q_mode Q = AP_TRN, ap_o_mode O = AP_WRAP, int N = 0>
 class ap_ufixed : public ap_fixed_base<W, I, false, Q, O, N> {
  public:
   using Base = ap_fixed_base<W, I, false, Q, O, N>;

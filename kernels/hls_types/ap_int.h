@@ -25,8 +25,8 @@ class ap_uint : public ap_int_base<W, false> {
   ap_uint(const Base& other) : Base(other) {}  // NOLINT: implicit.
 };
 
-#include "fxhls/ap_int_refs.h"
 #include "fxhls/ap_int_ops.h"
+#include "fxhls/ap_int_refs.h"
 
 #include <ap_fixed.h>
 

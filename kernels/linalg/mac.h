@@ -12,9 +12,9 @@ namespace fxserve::kernels {
 
 // Example of the config a MAC unit takes; kernels define their own.
 struct MacConfigW8A8 {
-  using input_t = ap_int<8>;    // Activation element.
-  using weight_t = ap_int<8>;   // Weight element.
-  using accum_t = ap_int<32>;   // Running sum; its modes apply per add.
+  using input_t = ap_int<8>;          // Activation element.
+  using weight_t = ap_int<8>;         // Weight element.
+  using accum_t = ap_int<32>;         // Running sum; its modes apply per add.
   static constexpr int kLength = 64;  // Elements per dot product.
   static constexpr int kUnroll = 8;   // Multipliers working in parallel.
 };

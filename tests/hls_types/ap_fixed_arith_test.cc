@@ -36,7 +36,8 @@ void CheckAllPairs() {
   static_assert(Sum::width == kIntBits + 1 + kFracBits);
   static_assert(Sum::iwidth == kIntBits + 1);
   static_assert(kSigned<Diff>);
-  static_assert(Prod::width == W1 + W2 && Prod::iwidth == A::iwidth + B::iwidth);
+  static_assert(Prod::width == W1 + W2 &&
+                Prod::iwidth == A::iwidth + B::iwidth);
   static_assert(Logic::width == kIntBits + kFracBits);
   static_assert(Quot::width == S2 + W1 + (F2 > 0 ? F2 : 0));
   static_assert(Quot::iwidth == S2 + A::iwidth + F2);
@@ -51,7 +52,8 @@ void CheckAllPairs() {
       const B b = FromRaw<B>(cb);
       const mpz_class x = RawOf(a), y = RawOf(b);
       SCOPED_TRACE("raw a=" + x.get_str() + " raw b=" + y.get_str());
-      const mpz_class xs = Align(x, F1, kFracBits), ys = Align(y, F2, kFracBits);
+      const mpz_class xs = Align(x, F1, kFracBits),
+                      ys = Align(y, F2, kFracBits);
       ASSERT_EQ(RawOf(a + b), xs + ys);
       ASSERT_EQ(RawOf(a - b), xs - ys);
       ASSERT_EQ(RawOf(a * b), x * y);

@@ -11,8 +11,12 @@
 namespace fxhls_test {
 namespace {
 
-TEST(ApFixedConvert, FromSignedFixed) { CheckAllTargetShapes<ap_fixed<8, 3>>(); }
-TEST(ApFixedConvert, FromUnsignedFixed) { CheckAllTargetShapes<ap_ufixed<8, 3>>(); }
+TEST(ApFixedConvert, FromSignedFixed) {
+  CheckAllTargetShapes<ap_fixed<8, 3>>();
+}
+TEST(ApFixedConvert, FromUnsignedFixed) {
+  CheckAllTargetShapes<ap_ufixed<8, 3>>();
+}
 TEST(ApFixedConvert, FromNegativeIntegerBits) {
   CheckAllTargetShapes<ap_fixed<7, -2>>();
 }

@@ -40,9 +40,9 @@ template <class A, class B>
 void CheckAllPairs() {
   constexpr int W1 = A::width, W2 = B::width;
   constexpr bool S1 = kSigned<A>, S2 = kSigned<B>;
-  constexpr int kCommon =
-      (W1 + (S2 && !S1)) > (W2 + (S1 && !S2)) ? W1 + (S2 && !S1)
-                                              : W2 + (S1 && !S2);
+  constexpr int kCommon = (W1 + (S2 && !S1)) > (W2 + (S1 && !S2))
+                              ? W1 + (S2 && !S1)
+                              : W2 + (S1 && !S2);
   // Result widths and signedness, as Vitis HLS defines them.
   static_assert(decltype(A() * B())::width == W1 + W2);
   static_assert(decltype(A() + B())::width == kCommon + 1);
@@ -124,9 +124,9 @@ TEST(ApIntArith, OneBitOperands) {
 
 TEST(ApIntArith, CIntegersActAsApTypesOfTheirWidth) {
   const ap_int<8> a = -100;
-  static_assert(decltype(a + 1)::width == 33);     // int is ap_int<32>.
-  static_assert(decltype(a * 2u)::width == 40);    // unsigned: ap_uint<32>.
-  static_assert(decltype(a + true)::width == 9);   // bool: ap_uint<1>.
+  static_assert(decltype(a + 1)::width == 33);    // int is ap_int<32>.
+  static_assert(decltype(a * 2u)::width == 40);   // unsigned: ap_uint<32>.
+  static_assert(decltype(a + true)::width == 9);  // bool: ap_uint<1>.
   EXPECT_EQ((a * 3).to_int(), -300);
   EXPECT_EQ((5 - a).to_int(), 105);
   EXPECT_EQ((a / 7).to_int(), -14);

@@ -46,7 +46,8 @@ inline mpz_class MinOf(int width, bool is_signed) {
   return is_signed ? mpz_class(-Pow2(width - 1)) : mpz_class(0);
 }
 inline mpz_class MaxOf(int width, bool is_signed) {
-  return is_signed ? mpz_class(Pow2(width - 1) - 1) : mpz_class(Pow2(width) - 1);
+  return is_signed ? mpz_class(Pow2(width - 1) - 1)
+                   : mpz_class(Pow2(width) - 1);
 }
 
 // --- Reading and writing the types' bits. -----------------------------------
@@ -56,13 +57,21 @@ template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
 struct IsFixed<ap_fixed_base<W, I, S, Q, O, N>> : std::true_type {};
 
 template <int W, bool S>
-constexpr bool SignedOf(const ap_int_base<W, S>*) { return S; }
+constexpr bool SignedOf(const ap_int_base<W, S>*) {
+  return S;
+}
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
-constexpr bool SignedOf(const ap_fixed_base<W, I, S, Q, O, N>*) { return S; }
+constexpr bool SignedOf(const ap_fixed_base<W, I, S, Q, O, N>*) {
+  return S;
+}
 template <int W, bool S>
-constexpr int FracOf(const ap_int_base<W, S>*) { return 0; }
+constexpr int FracOf(const ap_int_base<W, S>*) {
+  return 0;
+}
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
-constexpr int FracOf(const ap_fixed_base<W, I, S, Q, O, N>*) { return W - I; }
+constexpr int FracOf(const ap_fixed_base<W, I, S, Q, O, N>*) {
+  return W - I;
+}
 
 template <class T>
 constexpr bool kSigned = SignedOf(static_cast<const T*>(nullptr));
@@ -70,7 +79,9 @@ template <class T>
 constexpr int kFrac = FracOf(static_cast<const T*>(nullptr));
 
 template <int W, bool S>
-const auto& LimbsOf(const ap_int_base<W, S>& x) { return x.raw_bits(); }
+const auto& LimbsOf(const ap_int_base<W, S>& x) {
+  return x.raw_bits();
+}
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
 const auto& LimbsOf(const ap_fixed_base<W, I, S, Q, O, N>& x) {
   return x.raw().raw_bits();
@@ -123,8 +134,9 @@ constexpr int SaturationBitsOf(const ap_fixed_base<W, I, S, Q, O, N>*) {
 
 template <class T>
 FixedSpec SpecOf() {
-  return FixedSpec{T::width, T::iwidth, kSigned<T>, T::qmode, T::omode,
-                   SaturationBitsOf(static_cast<const T*>(nullptr))};
+  return FixedSpec{
+      T::width, T::iwidth, kSigned<T>,
+      T::qmode, T::omode,  SaturationBitsOf(static_cast<const T*>(nullptr))};
 }
 
 // The raw result of converting the value raw * 2^-src_frac (held in a
@@ -146,12 +158,24 @@ inline mpz_class RefConvert(const mpz_class& raw, int src_frac, int src_width,
     const bool exact = twice_rest == 0;
     bool up = false;
     switch (t.q) {
-      case AP_TRN: up = false; break;
-      case AP_TRN_ZERO: up = negative && !exact; break;
-      case AP_RND: up = above_half || at_half; break;
-      case AP_RND_ZERO: up = above_half || (at_half && negative); break;
-      case AP_RND_MIN_INF: up = above_half; break;
-      case AP_RND_INF: up = above_half || (at_half && !negative); break;
+      case AP_TRN:
+        up = false;
+        break;
+      case AP_TRN_ZERO:
+        up = negative && !exact;
+        break;
+      case AP_RND:
+        up = above_half || at_half;
+        break;
+      case AP_RND_ZERO:
+        up = above_half || (at_half && negative);
+        break;
+      case AP_RND_MIN_INF:
+        up = above_half;
+        break;
+      case AP_RND_INF:
+        up = above_half || (at_half && !negative);
+        break;
       case AP_RND_CONV:
         up = above_half || (at_half && mpz_odd_p(floor.get_mpz_t()));
         break;
@@ -232,7 +256,8 @@ inline double RefToDouble(const mpz_class& raw, int frac) {
     const mpz_class step = Pow2(dropped);
     mpz_class kept = FloorShift(magnitude, dropped);
     const mpz_class twice_rest = 2 * (magnitude - kept * step);
-    if (twice_rest > step || (twice_rest == step && mpz_odd_p(kept.get_mpz_t()))) {
+    if (twice_rest > step ||
+        (twice_rest == step && mpz_odd_p(kept.get_mpz_t()))) {
       kept += 1;
     }
     magnitude = kept;

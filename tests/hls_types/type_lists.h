@@ -10,8 +10,8 @@
 namespace fxhls_test {
 
 template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O, int N>
-using FixedT = std::conditional_t<S, ap_fixed<W, I, Q, O, N>,
-                                  ap_ufixed<W, I, Q, O, N>>;
+using FixedT =
+    std::conditional_t<S, ap_fixed<W, I, Q, O, N>, ap_ufixed<W, I, Q, O, N>>;
 
 // Every overflow mode: AP_SAT, AP_SAT_ZERO, AP_SAT_SYM, and AP_WRAP with 0,
 // 1 and 2 saturation bits (and W bits when W > 2).

@@ -57,8 +57,8 @@ void CheckIntPairs(uint64_t seed) {
     ASSERT_EQ(a == b, x == y);
     // Mixed signedness above 32 bits compares like C: unsigned wins when
     // the unsigned operand is at least as wide.
-    const bool unsigned_wins = S1 != S2 && !(W1 < 32 && W2 < 32) &&
-                               (S1 ? W2 >= W1 : W1 >= W2);
+    const bool unsigned_wins =
+        S1 != S2 && !(W1 < 32 && W2 < 32) && (S1 ? W2 >= W1 : W1 >= W2);
     const int common = (W1 > W2 ? W1 : W2) + 1;
     const bool less = unsigned_wins ? Mod2(x, common) < Mod2(y, common) : x < y;
     ASSERT_EQ(a < b, less);
@@ -99,9 +99,8 @@ void CheckWideConversions(uint64_t seed) {
 
 template <class Source, int W, int I, bool S>
 void CheckWideShape(uint64_t seed) {
-  ForEachMode<W, I, S>([seed]<class Target>() {
-    CheckWideConversions<Source, Target>(seed);
-  });
+  ForEachMode<W, I, S>(
+      [seed]<class Target>() { CheckWideConversions<Source, Target>(seed); });
 }
 
 TEST(WideTypes, FixedConversionsEveryMode) {

@@ -24,9 +24,9 @@ constexpr char kUsage[] =
     "Run 'fxtool --help' for this text and the flags.";
 
 std::string VersionText() {
-  return absl::StrCat("fxserve ", fxserve::kVersion, " (", fxserve::kGitDescribe,
-                      ", ", fxserve::kBuildType, " build, HLS types: ",
-                      fxserve::kHlsTypes, ")");
+  return absl::StrCat("fxserve ", fxserve::kVersion, " (",
+                      fxserve::kGitDescribe, ", ", fxserve::kBuildType,
+                      " build, HLS types: ", fxserve::kHlsTypes, ")");
 }
 
 int RunVersion() {
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", kUsage);
     return 0;
   }
-  std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n",
-               command.c_str(), kUsage);
+  std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
+               kUsage);
   return 2;
 }

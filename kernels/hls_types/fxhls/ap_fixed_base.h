@@ -78,10 +78,9 @@ class ap_fixed_base {
 
   template <int W2, bool S2>
   ap_fixed_base(const ap_int_base<W2, S2>& value) {  // NOLINT: implicit.
-    raw_.set_raw_bits(
-        fxhls::ToFixedBits<W, I, S, Q, O, N, W2,
-                           fxhls::LeftShiftBound(W - I, 0, W)>(
-            value.raw_bits(), S2, 0));
+    raw_.set_raw_bits(fxhls::ToFixedBits<W, I, S, Q, O, N, W2,
+                                         fxhls::LeftShiftBound(W - I, 0, W)>(
+        value.raw_bits(), S2, 0));
   }
 
   template <class T, fxhls::EnableIfCInt<T> = 0>
@@ -96,9 +95,8 @@ class ap_fixed_base {
                                         ? -static_cast<int64_t>(p.mantissa)
                                         : static_cast<int64_t>(p.mantissa);
     // A 54-bit signed mantissa, as AMD's headers read a double.
-    raw_.set_raw_bits(
-        fxhls::ToFixedBits<W, I, S, Q, O, N, 54, W + 1>(
-            fxhls::FromInt64<1>(signed_mantissa), true, -p.exponent));
+    raw_.set_raw_bits(fxhls::ToFixedBits<W, I, S, Q, O, N, 54, W + 1>(
+        fxhls::FromInt64<1>(signed_mantissa), true, -p.exponent));
   }
   ap_fixed_base(float value)  // NOLINT: implicit like the vendor type.
       : ap_fixed_base(static_cast<double>(value)) {}
@@ -121,8 +119,8 @@ class ap_fixed_base {
     return (S && fxhls::IsNegative(v)) ? -magnitude : magnitude;
   }
   float to_float() const { return static_cast<float>(to_double()); }
-  operator double() const { return to_double(); }  // NOLINT: implicit.
-  operator float() const { return to_float(); }    // NOLINT: implicit.
+  operator double() const { return to_double(); }       // NOLINT: implicit.
+  operator float() const { return to_float(); }         // NOLINT: implicit.
   operator long double() const { return to_double(); }  // NOLINT
 
   // The integer part, truncated towards zero like a C cast.
@@ -182,23 +180,41 @@ class ap_fixed_base {
 
   // --- Compound assignment: exact result, then this type's Q and O. -----
   template <class T>
-  ap_fixed_base& operator+=(const T& v) { return *this = *this + v; }
+  ap_fixed_base& operator+=(const T& v) {
+    return *this = *this + v;
+  }
   template <class T>
-  ap_fixed_base& operator-=(const T& v) { return *this = *this - v; }
+  ap_fixed_base& operator-=(const T& v) {
+    return *this = *this - v;
+  }
   template <class T>
-  ap_fixed_base& operator*=(const T& v) { return *this = *this * v; }
+  ap_fixed_base& operator*=(const T& v) {
+    return *this = *this * v;
+  }
   template <class T>
-  ap_fixed_base& operator/=(const T& v) { return *this = *this / v; }
+  ap_fixed_base& operator/=(const T& v) {
+    return *this = *this / v;
+  }
   template <class T>
-  ap_fixed_base& operator&=(const T& v) { return *this = *this & v; }
+  ap_fixed_base& operator&=(const T& v) {
+    return *this = *this & v;
+  }
   template <class T>
-  ap_fixed_base& operator|=(const T& v) { return *this = *this | v; }
+  ap_fixed_base& operator|=(const T& v) {
+    return *this = *this | v;
+  }
   template <class T>
-  ap_fixed_base& operator^=(const T& v) { return *this = *this ^ v; }
+  ap_fixed_base& operator^=(const T& v) {
+    return *this = *this ^ v;
+  }
   template <class T>
-  ap_fixed_base& operator<<=(const T& v) { return *this = *this << v; }
+  ap_fixed_base& operator<<=(const T& v) {
+    return *this = *this << v;
+  }
   template <class T>
-  ap_fixed_base& operator>>=(const T& v) { return *this = *this >> v; }
+  ap_fixed_base& operator>>=(const T& v) {
+    return *this = *this >> v;
+  }
 
   // --- Shifts move the raw bits and keep the type (no quantization or
   // saturation, as in AMD's headers); a negative signed amount shifts the

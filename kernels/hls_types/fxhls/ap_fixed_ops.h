@@ -26,9 +26,8 @@ Wide<K> Align(const ap_fixed_base<W, I, S, Q, O, N>& x) {
 
 // Adds, subtracts or combines bitwise in the result type R, whose
 // fractional bits cover both operands'.
-template <class R, int W1, int I1, bool S1, ap_q_mode Q1, ap_o_mode O1,
-          int N1, int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2,
-          class Op>
+template <class R, int W1, int I1, bool S1, ap_q_mode Q1, ap_o_mode O1, int N1,
+          int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2, class Op>
 R CombineFixed(const ap_fixed_base<W1, I1, S1, Q1, O1, N1>& a,
                const ap_fixed_base<W2, I2, S2, Q2, O2, N2>& b, Op op) {
   constexpr int K = R::Raw::kLimbs;
@@ -40,15 +39,15 @@ R CombineFixed(const ap_fixed_base<W1, I1, S1, Q1, O1, N1>& a,
 // quotient keeps a's fractional bits. As in AMD's headers the quotient is
 // formed in an intermediate width (the shifted dividend's, plus a bit when
 // only the divisor is signed) and wraps there, e.g. for min / -1.
-template <class R, int W1, int I1, bool S1, ap_q_mode Q1, ap_o_mode O1,
-          int N1, int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2>
+template <class R, int W1, int I1, bool S1, ap_q_mode Q1, ap_o_mode O1, int N1,
+          int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2>
 R DivideFixed(const ap_fixed_base<W1, I1, S1, Q1, O1, N1>& a,
               const ap_fixed_base<W2, I2, S2, Q2, O2, N2>& b) {
   constexpr int kShift = Max(W2 - I2, 0);
   constexpr int kWidth = Max(W1 + kShift + (S2 && !S1), W2 + (S1 && !S2));
   constexpr bool kSigned = S1 || S2;
-  const ap_int_base<kWidth, kSigned> dividend =
-      ap_int_base<kWidth, S1>(a.raw()) << kShift;
+  const ap_int_base<kWidth, kSigned> dividend = ap_int_base<kWidth, S1>(a.raw())
+                                                << kShift;
   const ap_int_base<kWidth, kSigned> divisor = ap_int_base<kWidth, S2>(b.raw());
   const ap_int_base<kWidth, kSigned> quotient = dividend / divisor;
   return R::FromRaw(typename R::Raw(quotient));
@@ -60,8 +59,7 @@ template <int W1, int I1, bool S1, ap_q_mode Q1, ap_o_mode O1, int N1, int W2,
 int CompareFixed(const ap_fixed_base<W1, I1, S1, Q1, O1, N1>& a,
                  const ap_fixed_base<W2, I2, S2, Q2, O2, N2>& b) {
   constexpr int kFrac = Max(W1 - I1, W2 - I2);
-  constexpr int kBits =
-      Max(W1 + kFrac - (W1 - I1), W2 + kFrac - (W2 - I2)) + 2;
+  constexpr int kBits = Max(W1 + kFrac - (W1 - I1), W2 + kFrac - (W2 - I2)) + 2;
   constexpr int K = LimbsFor(kBits);
   const Wide<K> x = Align<K, kFrac>(a);
   const Wide<K> y = Align<K, kFrac>(b);
@@ -77,56 +75,51 @@ int CompareFixed(const ap_fixed_base<W1, I1, S1, Q1, O1, N1>& a,
   int W##n, int I##n, bool S##n, ap_q_mode Q##n, ap_o_mode O##n, int N##n
 #define FXHLS_FIXED_TYPE(n) ap_fixed_base<W##n, I##n, S##n, Q##n, O##n, N##n>
 
-#define FXHLS_FIXED_OPERATOR(OP, KIND, ...)                                 \
-  template <FXHLS_FIXED_PARAMS(1), FXHLS_FIXED_PARAMS(2)>                    \
-  inline typename fxhls::FixedResult<W1, I1, S1, W2, I2, S2>::KIND           \
+#define FXHLS_FIXED_OPERATOR(OP, KIND, ...)                                   \
+  template <FXHLS_FIXED_PARAMS(1), FXHLS_FIXED_PARAMS(2)>                     \
+  inline typename fxhls::FixedResult<W1, I1, S1, W2, I2, S2>::KIND            \
   operator OP(const FXHLS_FIXED_TYPE(1) & a, const FXHLS_FIXED_TYPE(2) & b) { \
-    using R = typename fxhls::FixedResult<W1, I1, S1, W2, I2, S2>::KIND;     \
-    __VA_ARGS__                                                                  \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(1), int W2, bool S2>                          \
-  inline auto operator OP(const FXHLS_FIXED_TYPE(1) & a,                     \
-                          const ap_int_base<W2, S2>& b) {                    \
-    return a OP fxhls::IntAsFixed<W2, S2>(b);                                \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(2), int W1, bool S1>                          \
-  inline auto operator OP(const ap_int_base<W1, S1>& a,                      \
-                          const FXHLS_FIXED_TYPE(2) & b) {                   \
-    return fxhls::IntAsFixed<W1, S1>(a) OP b;                                \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(1), class T, fxhls::EnableIfCInt<T> = 0>      \
-  inline auto operator OP(const FXHLS_FIXED_TYPE(1) & a, T b) {              \
-    return a OP typename fxhls::CIntTraits<T>::type(b);                      \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(2), class T, fxhls::EnableIfCInt<T> = 0>      \
-  inline auto operator OP(T a, const FXHLS_FIXED_TYPE(2) & b) {              \
-    return typename fxhls::CIntTraits<T>::type(a) OP b;                      \
+    using R = typename fxhls::FixedResult<W1, I1, S1, W2, I2, S2>::KIND;      \
+    __VA_ARGS__                                                               \
+  }                                                                           \
+  template <FXHLS_FIXED_PARAMS(1), int W2, bool S2>                           \
+  inline auto operator OP(const FXHLS_FIXED_TYPE(1) & a,                      \
+                          const ap_int_base<W2, S2>& b) {                     \
+    return a OP fxhls::IntAsFixed<W2, S2>(b);                                 \
+  }                                                                           \
+  template <FXHLS_FIXED_PARAMS(2), int W1, bool S1>                           \
+  inline auto operator OP(const ap_int_base<W1, S1>& a,                       \
+                          const FXHLS_FIXED_TYPE(2) & b) {                    \
+    return fxhls::IntAsFixed<W1, S1>(a) OP b;                                 \
+  }                                                                           \
+  template <FXHLS_FIXED_PARAMS(1), class T, fxhls::EnableIfCInt<T> = 0>       \
+  inline auto operator OP(const FXHLS_FIXED_TYPE(1) & a, T b) {               \
+    return a OP typename fxhls::CIntTraits<T>::type(b);                       \
+  }                                                                           \
+  template <FXHLS_FIXED_PARAMS(2), class T, fxhls::EnableIfCInt<T> = 0>       \
+  inline auto operator OP(T a, const FXHLS_FIXED_TYPE(2) & b) {               \
+    return typename fxhls::CIntTraits<T>::type(a) OP b;                       \
   }
 
 FXHLS_FIXED_OPERATOR(+, plus, {
-  return fxhls::CombineFixed<R>(a, b, [](auto x, auto y) {
-    return fxhls::Add(x, y);
-  });
+  return fxhls::CombineFixed<R>(
+      a, b, [](auto x, auto y) { return fxhls::Add(x, y); });
 })
 FXHLS_FIXED_OPERATOR(-, minus, {
-  return fxhls::CombineFixed<R>(a, b, [](auto x, auto y) {
-    return fxhls::Sub(x, y);
-  });
+  return fxhls::CombineFixed<R>(
+      a, b, [](auto x, auto y) { return fxhls::Sub(x, y); });
 })
 FXHLS_FIXED_OPERATOR(&, logic, {
-  return fxhls::CombineFixed<R>(a, b, [](auto x, auto y) {
-    return fxhls::BitAnd(x, y);
-  });
+  return fxhls::CombineFixed<R>(
+      a, b, [](auto x, auto y) { return fxhls::BitAnd(x, y); });
 })
 FXHLS_FIXED_OPERATOR(|, logic, {
-  return fxhls::CombineFixed<R>(a, b, [](auto x, auto y) {
-    return fxhls::BitOr(x, y);
-  });
+  return fxhls::CombineFixed<R>(
+      a, b, [](auto x, auto y) { return fxhls::BitOr(x, y); });
 })
 FXHLS_FIXED_OPERATOR(^, logic, {
-  return fxhls::CombineFixed<R>(a, b, [](auto x, auto y) {
-    return fxhls::BitXor(x, y);
-  });
+  return fxhls::CombineFixed<R>(
+      a, b, [](auto x, auto y) { return fxhls::BitXor(x, y); });
 })
 FXHLS_FIXED_OPERATOR(*, mult, {
   // The raw product already has F1 + F2 fractional bits.
@@ -137,37 +130,37 @@ FXHLS_FIXED_OPERATOR(/, div, { return fxhls::DivideFixed<R>(a, b); })
 
 // Comparisons are exact; against a float or double they compare
 // to_double(), as AMD's headers do.
-#define FXHLS_FIXED_COMPARISON(OP)                                           \
-  template <FXHLS_FIXED_PARAMS(1), FXHLS_FIXED_PARAMS(2)>                    \
-  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a,                     \
-                          const FXHLS_FIXED_TYPE(2) & b) {                   \
-    return fxhls::CompareFixed(a, b) OP 0;                                   \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(1), int W2, bool S2>                          \
-  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a,                     \
-                          const ap_int_base<W2, S2>& b) {                    \
-    return a OP fxhls::IntAsFixed<W2, S2>(b);                                \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(2), int W1, bool S1>                          \
-  inline bool operator OP(const ap_int_base<W1, S1>& a,                      \
-                          const FXHLS_FIXED_TYPE(2) & b) {                   \
-    return fxhls::IntAsFixed<W1, S1>(a) OP b;                                \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(1), class T, fxhls::EnableIfCInt<T> = 0>      \
-  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a, T b) {              \
-    return a OP typename fxhls::CIntTraits<T>::type(b);                      \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(2), class T, fxhls::EnableIfCInt<T> = 0>      \
-  inline bool operator OP(T a, const FXHLS_FIXED_TYPE(2) & b) {              \
-    return typename fxhls::CIntTraits<T>::type(a) OP b;                      \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(1), class T, fxhls::EnableIfFloat<T> = 0>     \
-  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a, T b) {              \
-    return a.to_double() OP b;                                               \
-  }                                                                          \
-  template <FXHLS_FIXED_PARAMS(2), class T, fxhls::EnableIfFloat<T> = 0>     \
-  inline bool operator OP(T a, const FXHLS_FIXED_TYPE(2) & b) {              \
-    return a OP b.to_double();                                               \
+#define FXHLS_FIXED_COMPARISON(OP)                                       \
+  template <FXHLS_FIXED_PARAMS(1), FXHLS_FIXED_PARAMS(2)>                \
+  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a,                 \
+                          const FXHLS_FIXED_TYPE(2) & b) {               \
+    return fxhls::CompareFixed(a, b) OP 0;                               \
+  }                                                                      \
+  template <FXHLS_FIXED_PARAMS(1), int W2, bool S2>                      \
+  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a,                 \
+                          const ap_int_base<W2, S2>& b) {                \
+    return a OP fxhls::IntAsFixed<W2, S2>(b);                            \
+  }                                                                      \
+  template <FXHLS_FIXED_PARAMS(2), int W1, bool S1>                      \
+  inline bool operator OP(const ap_int_base<W1, S1>& a,                  \
+                          const FXHLS_FIXED_TYPE(2) & b) {               \
+    return fxhls::IntAsFixed<W1, S1>(a) OP b;                            \
+  }                                                                      \
+  template <FXHLS_FIXED_PARAMS(1), class T, fxhls::EnableIfCInt<T> = 0>  \
+  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a, T b) {          \
+    return a OP typename fxhls::CIntTraits<T>::type(b);                  \
+  }                                                                      \
+  template <FXHLS_FIXED_PARAMS(2), class T, fxhls::EnableIfCInt<T> = 0>  \
+  inline bool operator OP(T a, const FXHLS_FIXED_TYPE(2) & b) {          \
+    return typename fxhls::CIntTraits<T>::type(a) OP b;                  \
+  }                                                                      \
+  template <FXHLS_FIXED_PARAMS(1), class T, fxhls::EnableIfFloat<T> = 0> \
+  inline bool operator OP(const FXHLS_FIXED_TYPE(1) & a, T b) {          \
+    return a.to_double() OP b;                                           \
+  }                                                                      \
+  template <FXHLS_FIXED_PARAMS(2), class T, fxhls::EnableIfFloat<T> = 0> \
+  inline bool operator OP(T a, const FXHLS_FIXED_TYPE(2) & b) {          \
+    return a OP b.to_double();                                           \
   }
 FXHLS_FIXED_COMPARISON(==)
 FXHLS_FIXED_COMPARISON(!=)

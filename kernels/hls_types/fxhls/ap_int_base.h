@@ -90,8 +90,8 @@ template <int N>
 double MagnitudeToDouble(const Wide<N>& magnitude, int exponent) {
   const int top = HighestSetBit(magnitude);
   if (top < 0) return 0.0;
-  if (top < 53) return std::ldexp(static_cast<double>(magnitude.limb[0]),
-                                  exponent);
+  if (top < 53)
+    return std::ldexp(static_cast<double>(magnitude.limb[0]), exponent);
   const int drop = top - 52;
   uint64_t kept = ShiftRight(magnitude, drop, false).limb[0];
   const bool half = GetBit(magnitude, drop - 1);
@@ -116,9 +116,9 @@ class ap_int_base {
   static constexpr int kLimbs = fxhls::LimbsFor(W);
   using Storage = fxhls::Wide<kLimbs>;
   // C type of the implicit conversion, as in AMD's headers.
-  using RetType = std::conditional_t<
-      (W <= 32), std::conditional_t<S, int, unsigned int>,
-      std::conditional_t<S, long long, unsigned long long>>;
+  using RetType =
+      std::conditional_t<(W <= 32), std::conditional_t<S, int, unsigned int>,
+                         std::conditional_t<S, long long, unsigned long long>>;
   static const int width = W;
   static const bool sign_flag = S;
 
@@ -233,25 +233,45 @@ class ap_int_base {
 
   // --- Compound assignment: the exact result, wrapped to W bits. -------
   template <class T>
-  ap_int_base& operator+=(const T& v) { return *this = *this + v; }
+  ap_int_base& operator+=(const T& v) {
+    return *this = *this + v;
+  }
   template <class T>
-  ap_int_base& operator-=(const T& v) { return *this = *this - v; }
+  ap_int_base& operator-=(const T& v) {
+    return *this = *this - v;
+  }
   template <class T>
-  ap_int_base& operator*=(const T& v) { return *this = *this * v; }
+  ap_int_base& operator*=(const T& v) {
+    return *this = *this * v;
+  }
   template <class T>
-  ap_int_base& operator/=(const T& v) { return *this = *this / v; }
+  ap_int_base& operator/=(const T& v) {
+    return *this = *this / v;
+  }
   template <class T>
-  ap_int_base& operator%=(const T& v) { return *this = *this % v; }
+  ap_int_base& operator%=(const T& v) {
+    return *this = *this % v;
+  }
   template <class T>
-  ap_int_base& operator&=(const T& v) { return *this = *this & v; }
+  ap_int_base& operator&=(const T& v) {
+    return *this = *this & v;
+  }
   template <class T>
-  ap_int_base& operator|=(const T& v) { return *this = *this | v; }
+  ap_int_base& operator|=(const T& v) {
+    return *this = *this | v;
+  }
   template <class T>
-  ap_int_base& operator^=(const T& v) { return *this = *this ^ v; }
+  ap_int_base& operator^=(const T& v) {
+    return *this = *this ^ v;
+  }
   template <class T>
-  ap_int_base& operator<<=(const T& v) { return *this = *this << v; }
+  ap_int_base& operator<<=(const T& v) {
+    return *this = *this << v;
+  }
   template <class T>
-  ap_int_base& operator>>=(const T& v) { return *this = *this >> v; }
+  ap_int_base& operator>>=(const T& v) {
+    return *this = *this >> v;
+  }
 
   // --- Shifts: the result keeps this type. A negative signed amount
   // shifts the other way; shifting past the width gives 0 (left) or the
@@ -379,8 +399,8 @@ class ap_int_base {
   bool GetBitRaw(int index) const { return fxhls::GetBit(bits_, index); }
   static void CheckIndex(int index) {
     if (index < 0 || index >= W) {
-      fxhls::Fail("bit index " + std::to_string(index) +
-                  " is outside ap_int<" + std::to_string(W) + ">");
+      fxhls::Fail("bit index " + std::to_string(index) + " is outside ap_int<" +
+                  std::to_string(W) + ">");
     }
   }
   // Shift amounts past the width behave alike, so clamp wide amounts.

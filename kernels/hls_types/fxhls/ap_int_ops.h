@@ -80,51 +80,45 @@ int CompareInts(const ap_int_base<W1, S1>& a, const ap_int_base<W2, S2>& b) {
 
 // Each operator comes for two ap types, and for an ap type with a C integer
 // on either side (the C integer acts as an ap type of its own width).
-#define FXHLS_INT_OPERATOR(OP, KIND, ...)                                     \
-  template <int W1, bool S1, int W2, bool S2>                                 \
-  inline typename fxhls::IntResult<W1, S1, W2, S2>::KIND operator OP(         \
-      const ap_int_base<W1, S1>& a, const ap_int_base<W2, S2>& b) {           \
-    using R = typename fxhls::IntResult<W1, S1, W2, S2>::KIND;                \
-    __VA_ARGS__                                                                   \
-  }                                                                           \
-  template <int W1, bool S1, class T, fxhls::EnableIfCInt<T> = 0>             \
-  inline auto operator OP(const ap_int_base<W1, S1>& a, T b) {                \
-    return a OP typename fxhls::CIntTraits<T>::type(b);                       \
-  }                                                                           \
-  template <int W2, bool S2, class T, fxhls::EnableIfCInt<T> = 0>             \
-  inline auto operator OP(T a, const ap_int_base<W2, S2>& b) {                \
-    return typename fxhls::CIntTraits<T>::type(a) OP b;                       \
+#define FXHLS_INT_OPERATOR(OP, KIND, ...)                             \
+  template <int W1, bool S1, int W2, bool S2>                         \
+  inline typename fxhls::IntResult<W1, S1, W2, S2>::KIND operator OP( \
+      const ap_int_base<W1, S1>& a, const ap_int_base<W2, S2>& b) {   \
+    using R = typename fxhls::IntResult<W1, S1, W2, S2>::KIND;        \
+    __VA_ARGS__                                                       \
+  }                                                                   \
+  template <int W1, bool S1, class T, fxhls::EnableIfCInt<T> = 0>     \
+  inline auto operator OP(const ap_int_base<W1, S1>& a, T b) {        \
+    return a OP typename fxhls::CIntTraits<T>::type(b);               \
+  }                                                                   \
+  template <int W2, bool S2, class T, fxhls::EnableIfCInt<T> = 0>     \
+  inline auto operator OP(T a, const ap_int_base<W2, S2>& b) {        \
+    return typename fxhls::CIntTraits<T>::type(a) OP b;               \
   }
 
 FXHLS_INT_OPERATOR(+, plus, {
-  return fxhls::CombineInts<R>(a, b, [](auto x, auto y) {
-    return fxhls::Add(x, y);
-  });
+  return fxhls::CombineInts<R>(a, b,
+                               [](auto x, auto y) { return fxhls::Add(x, y); });
 })
 FXHLS_INT_OPERATOR(-, minus, {
-  return fxhls::CombineInts<R>(a, b, [](auto x, auto y) {
-    return fxhls::Sub(x, y);
-  });
+  return fxhls::CombineInts<R>(a, b,
+                               [](auto x, auto y) { return fxhls::Sub(x, y); });
 })
 FXHLS_INT_OPERATOR(*, mult, {
-  return fxhls::CombineInts<R>(a, b, [](auto x, auto y) {
-    return fxhls::Mul(x, y);
-  });
+  return fxhls::CombineInts<R>(a, b,
+                               [](auto x, auto y) { return fxhls::Mul(x, y); });
 })
 FXHLS_INT_OPERATOR(&, logic, {
-  return fxhls::CombineInts<R>(a, b, [](auto x, auto y) {
-    return fxhls::BitAnd(x, y);
-  });
+  return fxhls::CombineInts<R>(
+      a, b, [](auto x, auto y) { return fxhls::BitAnd(x, y); });
 })
 FXHLS_INT_OPERATOR(|, logic, {
-  return fxhls::CombineInts<R>(a, b, [](auto x, auto y) {
-    return fxhls::BitOr(x, y);
-  });
+  return fxhls::CombineInts<R>(
+      a, b, [](auto x, auto y) { return fxhls::BitOr(x, y); });
 })
 FXHLS_INT_OPERATOR(^, logic, {
-  return fxhls::CombineInts<R>(a, b, [](auto x, auto y) {
-    return fxhls::BitXor(x, y);
-  });
+  return fxhls::CombineInts<R>(
+      a, b, [](auto x, auto y) { return fxhls::BitXor(x, y); });
 })
 FXHLS_INT_OPERATOR(/, div, { return fxhls::DivideInts<R, false>(a, b); })
 FXHLS_INT_OPERATOR(%, mod, { return fxhls::DivideInts<R, true>(a, b); })
@@ -132,14 +126,14 @@ FXHLS_INT_OPERATOR(%, mod, { return fxhls::DivideInts<R, true>(a, b); })
 
 // With a float or double the ap value is first converted to its C integer
 // RetType, as AMD's headers do, and C arithmetic follows.
-#define FXHLS_INT_FLOAT_OPERATOR(OP)                                   \
-  template <int W, bool S, class T, fxhls::EnableIfFloat<T> = 0>       \
-  inline T operator OP(const ap_int_base<W, S>& a, T b) {              \
-    return static_cast<typename ap_int_base<W, S>::RetType>(a) OP b;   \
-  }                                                                    \
-  template <int W, bool S, class T, fxhls::EnableIfFloat<T> = 0>       \
-  inline T operator OP(T a, const ap_int_base<W, S>& b) {              \
-    return a OP static_cast<typename ap_int_base<W, S>::RetType>(b);   \
+#define FXHLS_INT_FLOAT_OPERATOR(OP)                                 \
+  template <int W, bool S, class T, fxhls::EnableIfFloat<T> = 0>     \
+  inline T operator OP(const ap_int_base<W, S>& a, T b) {            \
+    return static_cast<typename ap_int_base<W, S>::RetType>(a) OP b; \
+  }                                                                  \
+  template <int W, bool S, class T, fxhls::EnableIfFloat<T> = 0>     \
+  inline T operator OP(T a, const ap_int_base<W, S>& b) {            \
+    return a OP static_cast<typename ap_int_base<W, S>::RetType>(b); \
   }
 FXHLS_INT_FLOAT_OPERATOR(+)
 FXHLS_INT_FLOAT_OPERATOR(-)
@@ -149,27 +143,27 @@ FXHLS_INT_FLOAT_OPERATOR(/)
 
 // Comparisons are exact across widths and signedness; against a float or
 // double they compare to_double().
-#define FXHLS_INT_COMPARISON(OP)                                        \
-  template <int W1, bool S1, int W2, bool S2>                           \
-  inline bool operator OP(const ap_int_base<W1, S1>& a,                 \
-                          const ap_int_base<W2, S2>& b) {               \
-    return fxhls::CompareInts(a, b) OP 0;                               \
-  }                                                                     \
-  template <int W1, bool S1, class T, fxhls::EnableIfCInt<T> = 0>       \
-  inline bool operator OP(const ap_int_base<W1, S1>& a, T b) {          \
-    return a OP typename fxhls::CIntTraits<T>::type(b);                 \
-  }                                                                     \
-  template <int W2, bool S2, class T, fxhls::EnableIfCInt<T> = 0>       \
-  inline bool operator OP(T a, const ap_int_base<W2, S2>& b) {          \
-    return typename fxhls::CIntTraits<T>::type(a) OP b;                 \
-  }                                                                     \
-  template <int W1, bool S1, class T, fxhls::EnableIfFloat<T> = 0>      \
-  inline bool operator OP(const ap_int_base<W1, S1>& a, T b) {          \
-    return a.to_double() OP b;                                          \
-  }                                                                     \
-  template <int W2, bool S2, class T, fxhls::EnableIfFloat<T> = 0>      \
-  inline bool operator OP(T a, const ap_int_base<W2, S2>& b) {          \
-    return a OP b.to_double();                                          \
+#define FXHLS_INT_COMPARISON(OP)                                   \
+  template <int W1, bool S1, int W2, bool S2>                      \
+  inline bool operator OP(const ap_int_base<W1, S1>& a,            \
+                          const ap_int_base<W2, S2>& b) {          \
+    return fxhls::CompareInts(a, b) OP 0;                          \
+  }                                                                \
+  template <int W1, bool S1, class T, fxhls::EnableIfCInt<T> = 0>  \
+  inline bool operator OP(const ap_int_base<W1, S1>& a, T b) {     \
+    return a OP typename fxhls::CIntTraits<T>::type(b);            \
+  }                                                                \
+  template <int W2, bool S2, class T, fxhls::EnableIfCInt<T> = 0>  \
+  inline bool operator OP(T a, const ap_int_base<W2, S2>& b) {     \
+    return typename fxhls::CIntTraits<T>::type(a) OP b;            \
+  }                                                                \
+  template <int W1, bool S1, class T, fxhls::EnableIfFloat<T> = 0> \
+  inline bool operator OP(const ap_int_base<W1, S1>& a, T b) {     \
+    return a.to_double() OP b;                                     \
+  }                                                                \
+  template <int W2, bool S2, class T, fxhls::EnableIfFloat<T> = 0> \
+  inline bool operator OP(T a, const ap_int_base<W2, S2>& b) {     \
+    return a OP b.to_double();                                     \
   }
 FXHLS_INT_COMPARISON(==)
 FXHLS_INT_COMPARISON(!=)
@@ -257,7 +251,10 @@ std::string ap_int_base<W, S>::to_string(int radix, bool sign) const {
     magnitude = quotient;
   } while (!fxhls::IsZero(magnitude));
   std::reverse(digits.begin(), digits.end());
-  const char* prefix = radix == 2 ? "0b" : radix == 8 ? "0o" : radix == 16 ? "0x" : "";
+  const char* prefix = radix == 2    ? "0b"
+                       : radix == 8  ? "0o"
+                       : radix == 16 ? "0x"
+                                     : "";
   return (negative ? "-" : "") + std::string(prefix) + digits;
 }
 
@@ -293,8 +290,8 @@ void ap_int_base<W, S>::ParseInto(const char* text, int radix) {
     if (c >= '0' && c <= '9') digit = c - '0';
     if (c >= 'a' && c <= 'f') digit = 10 + c - 'a';
     if (digit < 0 || digit >= radix) {
-      fxhls::Fail("ap_int from \"" + s + "\": '" + s[pos] +
-                  "' is not a base-" + std::to_string(radix) + " digit");
+      fxhls::Fail("ap_int from \"" + s + "\": '" + s[pos] + "' is not a base-" +
+                  std::to_string(radix) + " digit");
     }
     value = fxhls::AddSmall(fxhls::Mul(value, base), digit);
   }

@@ -57,21 +57,37 @@ class RangeRef : public ap_uint<W> {
   }
 
   template <class T>
-  RangeRef& operator+=(const T& v) { return Store(Value() + v); }
+  RangeRef& operator+=(const T& v) {
+    return Store(Value() + v);
+  }
   template <class T>
-  RangeRef& operator-=(const T& v) { return Store(Value() - v); }
+  RangeRef& operator-=(const T& v) {
+    return Store(Value() - v);
+  }
   template <class T>
-  RangeRef& operator*=(const T& v) { return Store(Value() * v); }
+  RangeRef& operator*=(const T& v) {
+    return Store(Value() * v);
+  }
   template <class T>
-  RangeRef& operator&=(const T& v) { return Store(Value() & v); }
+  RangeRef& operator&=(const T& v) {
+    return Store(Value() & v);
+  }
   template <class T>
-  RangeRef& operator|=(const T& v) { return Store(Value() | v); }
+  RangeRef& operator|=(const T& v) {
+    return Store(Value() | v);
+  }
   template <class T>
-  RangeRef& operator^=(const T& v) { return Store(Value() ^ v); }
+  RangeRef& operator^=(const T& v) {
+    return Store(Value() ^ v);
+  }
   template <class T>
-  RangeRef& operator<<=(const T& v) { return Store(Value() << v); }
+  RangeRef& operator<<=(const T& v) {
+    return Store(Value() << v);
+  }
   template <class T>
-  RangeRef& operator>>=(const T& v) { return Store(Value() >> v); }
+  RangeRef& operator>>=(const T& v) {
+    return Store(Value() >> v);
+  }
 
  private:
   const ap_uint<W>& Value() const { return *this; }

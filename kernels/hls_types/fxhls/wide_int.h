@@ -63,12 +63,16 @@ constexpr Wide<M> Resize(const Wide<N>& x, bool sign_extend) {
 template <int N>
 constexpr void Normalize(Wide<N>& x, int width, bool is_signed) {
   if (width >= 64 * N) return;
+  if (width <= 0) {  // No bits kept (e.g. the fraction of an integer).
+    x = Wide<N>{};
+    return;
+  }
   if constexpr (N == 1) {  // Hot path: one shift pair, no branches.
     const int unused = 64 - width;
     const uint64_t up = x.limb[0] << unused;
-    x.limb[0] = is_signed ? static_cast<uint64_t>(
-                                static_cast<int64_t>(up) >> unused)
-                          : up >> unused;
+    x.limb[0] = is_signed
+                    ? static_cast<uint64_t>(static_cast<int64_t>(up) >> unused)
+                    : up >> unused;
     return;
   }
   const int top = width / 64;  // Limb holding bit `width`.
@@ -200,8 +204,7 @@ constexpr Wide<N> Mul(const Wide<N>& a, const Wide<N>& b) {
       Uint128 carry = 0;
       for (int j = 0; i + j < N; ++j) {
         const Uint128 t =
-            static_cast<Uint128>(a.limb[i]) * b.limb[j] +
-            r.limb[i + j] + carry;
+            static_cast<Uint128>(a.limb[i]) * b.limb[j] + r.limb[i + j] + carry;
         r.limb[i + j] = static_cast<uint64_t>(t);
         carry = t >> 64;
       }
@@ -296,11 +299,9 @@ constexpr void DivModUnsigned(const Wide<N>& dividend, const Wide<N>& divisor,
     remainder = FromUint64<1>(dividend.limb[0] % divisor.limb[0]);
   } else if constexpr (N == 2) {
     const Uint128 a =
-        (static_cast<Uint128>(dividend.limb[1]) << 64) |
-        dividend.limb[0];
+        (static_cast<Uint128>(dividend.limb[1]) << 64) | dividend.limb[0];
     const Uint128 b =
-        (static_cast<Uint128>(divisor.limb[1]) << 64) |
-        divisor.limb[0];
+        (static_cast<Uint128>(divisor.limb[1]) << 64) | divisor.limb[0];
     const Uint128 q = a / b, m = a % b;
     quotient.limb[0] = static_cast<uint64_t>(q);
     quotient.limb[1] = static_cast<uint64_t>(q >> 64);

@@ -54,8 +54,6 @@ void ConvertAll(const char* tag) {
 
 template <int W, int I, bool S, ap_o_mode O, int N, class Source>
 void ConvertQModes(const char* tag) {
-  using F = std::conditional_t<S, int, unsigned>;
-  (void)sizeof(F);
   if constexpr (S) {
     ConvertAll<ap_fixed<W, I, AP_RND, O, N>, Source>(tag);
     ConvertAll<ap_fixed<W, I, AP_RND_ZERO, O, N>, Source>(tag);
@@ -96,6 +94,10 @@ void ConvertIntoShapes(const char* tag) {
   ConvertAllModes<2, 1, true, Source>(tag);
   ConvertAllModes<8, 4, true, Source>(tag);
   ConvertAllModes<7, 3, false, Source>(tag);
+  ConvertAllModes<5, 3, true, Source>(tag);
+  ConvertAllModes<6, 1, true, Source>(tag);
+  ConvertAllModes<4, -2, true, Source>(tag);
+  ConvertAllModes<6, 6, true, Source>(tag);
 }
 
 // --- Binary operators on every pair of codes. ----------------------------
@@ -111,7 +113,7 @@ void BinaryFixedAll(const char* tag) {
                   Hex(a - b).c_str(), Hex(a * b).c_str(), Hex(a & b).c_str(),
                   Hex(a | b).c_str(), Hex(a ^ b).c_str());
       if (rb != 0) std::printf(" / %s", Hex(a / b).c_str());
-      std::printf(" cmp %d%d%d%d%d%d\n", a == b, a != b, a < b, a <= b, a > b,
+      std::printf(" cmp %d%d%d%d%d%d\n", a == b, a != b, a<b, a <= b, a> b,
                   a >= b);
     }
   }
@@ -133,34 +135,37 @@ void BinaryIntAll(const char* tag) {
       }
       const int sh = static_cast<int>(rb % 12);
       std::printf(" << %s >> %s", Hex(a << sh).c_str(), Hex(a >> sh).c_str());
-      std::printf(" cmp %d%d%d%d%d%d neg %s\n", a == b, a != b, a < b, a <= b,
-                  a > b, a >= b, Hex(-a).c_str());
+      std::printf(" cmp %d%d%d%d%d%d neg %s\n", a == b, a != b,
+                  a<b, a <= b, a> b, a >= b, Hex(-a).c_str());
     }
   }
 }
 
+// Known AMD header bugs are left out (see kernels/hls_types/README.md):
+// to_int() when I <= 0, to_string(10) when I > W.
 template <class T>
 void UnaryFixedAll(const char* tag) {
   for (uint64_t raw = 0; raw < (uint64_t{1} << T::width); ++raw) {
     const T x = FromBits<T>(raw);
-    std::printf("%s %llx neg %s not %s int %d dbl %.17g str %s shl %s shr %s\n",
-                tag, static_cast<unsigned long long>(raw), Hex(-x).c_str(),
-                Hex(~x).c_str(), x.to_int(), x.to_double(),
-                x.to_string(10).c_str(), Hex(x << 2).c_str(),
+    std::printf("%s %llx neg %s not %s dbl %.17g shl %s shr %s", tag,
+                static_cast<unsigned long long>(raw), Hex(-x).c_str(),
+                Hex(~x).c_str(), x.to_double(), Hex(x << 2).c_str(),
                 Hex(x >> 3).c_str());
+    if (T::iwidth > 0) std::printf(" int %d", x.to_int());
+    if (T::iwidth <= T::width) std::printf(" str %s", x.to_string(10).c_str());
+    std::printf("\n");
   }
 }
 
 // --- Doubles into fixed types. --------------------------------------------
 template <class T>
 void FromDoubles(const char* tag) {
-  const double specials[] = {0.0,     -0.0,     0.5,     -0.5,   0.25,
-                             -0.25,   0.75,     -0.75,   1.5,    -1.5,
-                             2.5,     -2.5,     3.0,     -3.0,   7.75,
-                             -7.75,   8.0,      -8.0,    100.0,  -100.0,
-                             1e-300,  -1e-300,  1e300,   -1e300, 0.1,
-                             -0.1,    0.3125,   -0.3125, 5.0625, -5.0625,
-                             0.0625,  -0.0625,  1.0 / 3, -2.0 / 3};
+  const double specials[] = {0.0,    -0.0,    0.5,     -0.5,    0.25,   -0.25,
+                             0.75,   -0.75,   1.5,     -1.5,    2.5,    -2.5,
+                             3.0,    -3.0,    7.75,    -7.75,   8.0,    -8.0,
+                             100.0,  -100.0,  1e-300,  -1e-300, 1e300,  -1e300,
+                             0.1,    -0.1,    0.3125,  -0.3125, 5.0625, -5.0625,
+                             0.0625, -0.0625, 1.0 / 3, -2.0 / 3};
   for (double d : specials) {
     const T x = d;
     std::printf("%s %.17g %s\n", tag, d, Hex(x).c_str());
@@ -189,18 +194,20 @@ void FromDoublesAllModes(const char* tag) {
 }
 
 // --- Wide random operands. -----------------------------------------------
+// to_double() of ap_int wider than 64 bits is left out: AMD's headers
+// truncate it to 64 bits (see kernels/hls_types/README.md).
 template <class A, class B>
-void WideRandom(const char* tag, int count) {
+void WideRandom(const char* tag, int count, bool print_double = true) {
   uint64_t state = 12345;
   for (int i = 0; i < count; ++i) {
     const A a = FromBits<A>(Next(state), Next(state));
     const B b = FromBits<B>(Next(state), Next(state));
     std::printf("%s + %s - %s * %s & %s cmp %d%d%d%d%d%d", tag,
                 Hex(a + b).c_str(), Hex(a - b).c_str(), Hex(a * b).c_str(),
-                Hex(a & b).c_str(), a == b, a != b, a < b, a <= b, a > b,
-                a >= b);
+                Hex(a & b).c_str(), a == b, a != b, a<b, a <= b, a> b, a >= b);
     if (b != 0) std::printf(" / %s", Hex(a / b).c_str());
-    std::printf(" dbl %.17g\n", a.to_double());
+    if (print_double) std::printf(" dbl %.17g", a.to_double());
+    std::printf("\n");
   }
 }
 
@@ -245,8 +252,8 @@ int main() {
   FromDoublesAllModes<6, 8>("db_68");
   FromDoublesAllModes<40, 20>("db_4020");
 
-  WideRandom<ap_int<128>, ap_int<128>>("wr_i128", 3000);
-  WideRandom<ap_uint<100>, ap_int<77>>("wr_u100_i77", 3000);
+  WideRandom<ap_int<128>, ap_int<128>>("wr_i128", 3000, false);
+  WideRandom<ap_uint<100>, ap_int<77>>("wr_u100_i77", 3000, false);
   WideRandom<ap_fixed<128, 40>, ap_fixed<96, 70>>("wr_f128", 3000);
   WideRandom<ap_ufixed<90, 10>, ap_fixed<65, 64>>("wr_uf90", 3000);
   WideRandom<ap_uint<40>, ap_int<32>>("wr_u40_i32", 2000);
@@ -254,8 +261,8 @@ int main() {
   WideRandom<ap_uint<33>, ap_int<33>>("wr_u33_i33", 2000);
   WideRandom<ap_int<64>, ap_uint<64>>("wr_i64_u64", 2000);
   WideRandom<ap_int<31>, ap_uint<20>>("wr_i31_u20", 2000);
-  WideConvert<ap_fixed<40, 12, AP_RND_CONV, AP_SAT>, ap_fixed<128, 50>>(
-      "wc_a", 3000);
+  WideConvert<ap_fixed<40, 12, AP_RND_CONV, AP_SAT>, ap_fixed<128, 50>>("wc_a",
+                                                                        3000);
   WideConvert<ap_fixed<70, 3, AP_RND, AP_SAT_SYM>, ap_fixed<128, 5>>("wc_b",
                                                                      3000);
   WideConvert<ap_ufixed<64, 64, AP_RND_INF, AP_WRAP, 3>, ap_fixed<128, 80>>(

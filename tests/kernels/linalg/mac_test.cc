@@ -29,14 +29,12 @@ Vectors<Config> MakeVectors(uint32_t seed, bool extremes) {
   std::mt19937 rng(seed);
   Vectors<Config> v;
   for (int i = 0; i < Config::kLength; ++i) {
-    const int64_t x =
-        extremes ? -(int64_t{1} << (kInBits - 1))
-                 : static_cast<int64_t>(rng() % (1u << kInBits)) -
-                       (int64_t{1} << (kInBits - 1));
-    const int64_t w =
-        extremes ? -(int64_t{1} << (kWBits - 1))
-                 : static_cast<int64_t>(rng() % (1u << kWBits)) -
-                       (int64_t{1} << (kWBits - 1));
+    const int64_t x = extremes ? -(int64_t{1} << (kInBits - 1))
+                               : static_cast<int64_t>(rng() % (1u << kInBits)) -
+                                     (int64_t{1} << (kInBits - 1));
+    const int64_t w = extremes ? -(int64_t{1} << (kWBits - 1))
+                               : static_cast<int64_t>(rng() % (1u << kWBits)) -
+                                     (int64_t{1} << (kWBits - 1));
     typename Config::input_t in;
     typename Config::weight_t wt;
     in.range(kInBits - 1, 0) = static_cast<unsigned>(x);
@@ -113,8 +111,7 @@ TEST(MacKernel, FixedAccumulatorRoundsAndSaturatesEachAdd) {
       acc = RoundHalfEvenShift((acc << 6) + product, 6);
       acc = std::clamp<int64_t>(acc, -2048, 2047);
     }
-    const auto sum =
-        DotProduct<FixedRoundSat>(v.input.data(), v.weight.data());
+    const auto sum = DotProduct<FixedRoundSat>(v.input.data(), v.weight.data());
     EXPECT_EQ(sum.to_double(), static_cast<double>(acc) / 64.0)
         << "seed " << seed;
   }
