@@ -9,8 +9,9 @@ packages=(
   # RPC and base libraries.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev nlohmann-json3-dev
-  # Compute libraries: oneDNN (CPU matmul) and XRT (FPGA host API).
-  libdnnl-dev libxrt-dev
+  # Compute libraries: oneDNN (CPU matmul) and XRT (FPGA host API, which
+  # links libuuid).
+  libdnnl-dev libxrt-dev uuid-dev
   # oneDNN's CMake package also looks for OpenCL.
   ocl-icd-opencl-dev opencl-c-headers
   # Tests and benchmarks. GMP is the independent wide-integer reference.
@@ -40,6 +41,13 @@ fi
 
 echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log="$(mktemp /tmp/fxserve-install-deps.XXXXXX.log)"
+if ! { "${sudo_cmd[@]}" apt-get update -qq &&
+       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+         "${missing[@]}"; } > "$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps: apt-get failed (log above, also in $log)." >&2
+  exit 1
+fi
+rm -f "$log"
 echo "install-deps: done."
