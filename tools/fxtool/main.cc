@@ -21,7 +21,7 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  version   Print the fxserve version and how this binary was built.\n"
     "\n"
-    "Run 'fxtool --help' for this text and the flags.";
+    "Run 'fxtool --helpfull' for every flag.";
 
 std::string VersionText() {
   return absl::StrCat("fxserve ", fxserve::kVersion, " (",
@@ -37,6 +37,15 @@ int RunVersion() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Plain help exits 0 with the command list (absl's --help lists flags and
+  // exits 1).
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "help") {
+      std::printf("%s\n", kUsage);
+      return 0;
+    }
+  }
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig config;
   config.version_string = [] { return VersionText() + "\n"; };
@@ -49,10 +58,6 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   if (command == "version") return RunVersion();
-  if (command == "help") {
-    std::printf("%s\n", kUsage);
-    return 0;
-  }
   std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
                kUsage);
   return 2;
