@@ -1,0 +1,81 @@
+#include "model/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace fxserve::model {
+
+absl::Status SamplingOptions::Validate() const {
+  if (!(temperature >= 0.0f) || !std::isfinite(temperature)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "temperature must be >= 0 (0 = greedy), got ", temperature));
+  }
+  if (top_k < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_k must be >= 0 (0 = off), got ", top_k));
+  }
+  if (!(top_p > 0.0f && top_p <= 1.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_p must be in (0, 1], got ", top_p));
+  }
+  return absl::OkStatus();
+}
+
+Sampler::Sampler(const SamplingOptions& options)
+    : options_(options), rng_(options.seed) {}
+
+double Sampler::Uniform() {
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
+
+int Sampler::Sample(absl::Span<const float> logits) {
+  const int n = static_cast<int>(logits.size());
+  if (options_.temperature == 0.0f) {
+    return static_cast<int>(std::max_element(logits.begin(), logits.end()) -
+                            logits.begin());
+  }
+  // Candidates by descending logit, ties by index, so the order (and the
+  // draw) never depends on the sort implementation.
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  const int keep = options_.top_k > 0 ? std::min(options_.top_k, n) : n;
+  const auto by_logit = [&](int a, int b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
+  std::partial_sort(order.begin(), order.begin() + keep, order.end(), by_logit);
+  order.resize(keep);
+
+  std::vector<double> weights(keep);
+  const double top = logits[order[0]];
+  double total = 0;
+  for (int i = 0; i < keep; ++i) {
+    weights[i] = std::exp((logits[order[i]] - top) / options_.temperature);
+    total += weights[i];
+  }
+  // Nucleus: the shortest prefix whose probability reaches top_p.
+  int cut = keep;
+  if (options_.top_p < 1.0f) {
+    double mass = 0;
+    for (int i = 0; i < keep; ++i) {
+      mass += weights[i] / total;
+      if (mass >= options_.top_p) {
+        cut = i + 1;
+        break;
+      }
+    }
+  }
+  double cut_total = 0;
+  for (int i = 0; i < cut; ++i) cut_total += weights[i];
+  double target = Uniform() * cut_total;
+  for (int i = 0; i < cut; ++i) {
+    target -= weights[i];
+    if (target < 0) return order[i];
+  }
+  return order[cut - 1];  // Rounding left a sliver: take the last kept.
+}
+
+}  // namespace fxserve::model
