@@ -13,3 +13,10 @@ if(FXSERVE_SANITIZE)
   target_link_options(fxserve_build_flags INTERFACE
     -fsanitize=address,undefined -fno-sanitize-recover=all)
 endif()
+if(FXSERVE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FXSERVE_FUZZ needs clang: CXX=clang++ cmake ...")
+  endif()
+  # Coverage feedback for libFuzzer in every library the fuzzers link.
+  target_compile_options(fxserve_build_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
