@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what fxserve needs, builds it (Release) and runs fxtool.
-#   tools/run.sh              # prints the version
-#   tools/run.sh --help       # any fxtool arguments
+#   tools/run.sh              # version, then text from the shipped tiny model
+#   tools/run.sh generate "Once upon a time"   # any fxtool arguments
 # Later issues make the default start the server on the shipped models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +14,8 @@ cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build build/release --target fxtool -j"$(nproc)"
 rm -f build-release.log
 
-if [[ $# -eq 0 ]]; then set -- version; fi
-exec build/release/tools/fxtool/fxtool "$@"
+fxtool=build/release/tools/fxtool/fxtool
+if [[ $# -gt 0 ]]; then exec "$fxtool" "$@"; fi
+"$fxtool" version
+echo "run: the shipped tiny GPT-2 (models/tiny-gpt2), float reference, seed 1:"
+exec "$fxtool" generate --max-tokens 48 --seed 1 "The meaning of life is"

@@ -1,6 +1,6 @@
-// fxtool: fxserve's command-line entry point. Subcommands, one per task:
-//   fxtool version    what this build is
-// Later issues add model tools and `serve`.
+// fxtool: fxserve's command-line entry point, one subcommand per task (see
+// kUsage). Flags may be written --max-tokens or --max_tokens.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -10,6 +10,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
+#include "tools/fxtool/model_commands.h"
 
 namespace {
 
@@ -19,7 +20,19 @@ constexpr char kUsage[] =
     "Usage: fxtool <command> [flags]\n"
     "\n"
     "Commands:\n"
-    "  version   Print the fxserve version and how this binary was built.\n"
+    "  version     Print the fxserve version and how this binary was built.\n"
+    "  generate    Generate text from a prompt (float reference):\n"
+    "                fxtool generate [--model DIR] [--max-tokens N]\n"
+    "                  [--temperature T] [--top-k K] [--top-p P] [--seed S] "
+    "\"prompt\"\n"
+    "  logits      Print the last position's logits, space-separated:\n"
+    "                fxtool logits [--model DIR] (--prompt \"text\" | "
+    "--tokens \"ids\") [--out F.npy]\n"
+    "  perplexity  Perplexity of a text file: fxtool perplexity [--model DIR] "
+    "FILE\n"
+    "  tokenize    GPT-2 token ids of a text: fxtool tokenize \"text\"\n"
+    "\n"
+    "--model defaults to the shipped tiny model (models/tiny-gpt2).\n"
     "\n"
     "Run 'fxtool --helpfull' for every flag.";
 
@@ -46,18 +59,33 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
+  // absl flag names use underscores; accept the dashed spelling too.
+  std::vector<std::string> normalized(argv, argv + argc);
+  for (std::string& arg : normalized) {
+    if (arg.rfind("--", 0) != 0) continue;
+    const size_t end = std::min(arg.find('='), arg.size());
+    std::replace(arg.begin() + 2, arg.begin() + end, '-', '_');
+  }
+  std::vector<char*> normalized_argv;
+  for (std::string& arg : normalized) normalized_argv.push_back(arg.data());
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig config;
   config.version_string = [] { return VersionText() + "\n"; };
   absl::SetFlagsUsageConfig(config);
-  const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::vector<char*> args = absl::ParseCommandLine(
+      static_cast<int>(normalized_argv.size()), normalized_argv.data());
 
   if (args.size() < 2) {
     std::fprintf(stderr, "fxtool: no command given.\n\n%s\n", kUsage);
     return 2;
   }
   const std::string command = args[1];
+  const std::vector<std::string> rest(args.begin() + 2, args.end());
   if (command == "version") return RunVersion();
+  if (command == "generate") return fxserve::fxtool::RunGenerate(rest);
+  if (command == "logits") return fxserve::fxtool::RunLogits(rest);
+  if (command == "perplexity") return fxserve::fxtool::RunPerplexity(rest);
+  if (command == "tokenize") return fxserve::fxtool::RunTokenize(rest);
   std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
                kUsage);
   return 2;

@@ -1,0 +1,22 @@
+# Runs `fxtool logits --prompt "The cat"` and checks that it prints exactly
+# VOCAB numbers on one line. Usage: cmake -DFXTOOL=... -DVOCAB=... -P this.
+execute_process(COMMAND "${FXTOOL}" logits --prompt "The cat"
+                OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "fxtool logits failed with ${rc}")
+endif()
+string(REGEX MATCHALL "[^ \n]+" values "${out}")
+list(LENGTH values count)
+if(NOT count EQUAL VOCAB)
+  message(FATAL_ERROR "expected ${VOCAB} logits, got ${count}")
+endif()
+foreach(v IN LISTS values)
+  if(NOT v MATCHES "^-?[0-9]+(\\.[0-9]+)?(e[-+][0-9]+)?$")
+    message(FATAL_ERROR "'${v}' is not a number")
+  endif()
+endforeach()
+string(REGEX MATCHALL "\n" lines "${out}")
+list(LENGTH lines line_count)
+if(NOT line_count EQUAL 1)
+  message(FATAL_ERROR "expected one line, got ${line_count}")
+endif()
