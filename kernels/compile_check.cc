@@ -1,6 +1,7 @@
 // Compiles every kernel header in one translation unit, so a kernel that
 // stops compiling with fxserve's or AMD's type headers fails the build.
 #include "kernels/common/constexpr_math.h"  // IWYU pragma: keep
+#include "kernels/linalg/gemv_w4a8.h"       // IWYU pragma: keep
 #include "kernels/linalg/mac.h"             // IWYU pragma: keep
 #include "kernels/nonlinear/gelu.h"         // IWYU pragma: keep
 #include "kernels/nonlinear/softmax.h"      // IWYU pragma: keep
