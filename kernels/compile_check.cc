@@ -5,3 +5,4 @@
 #include "kernels/linalg/mac.h"             // IWYU pragma: keep
 #include "kernels/nonlinear/gelu.h"         // IWYU pragma: keep
 #include "kernels/nonlinear/softmax.h"      // IWYU pragma: keep
+#include "kernels/quant/requantize.h"       // IWYU pragma: keep
