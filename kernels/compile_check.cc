@@ -5,4 +5,5 @@
 #include "kernels/linalg/mac.h"             // IWYU pragma: keep
 #include "kernels/nonlinear/gelu.h"         // IWYU pragma: keep
 #include "kernels/nonlinear/softmax.h"      // IWYU pragma: keep
+#include "kernels/norm/layer_norm.h"        // IWYU pragma: keep
 #include "kernels/quant/requantize.h"       // IWYU pragma: keep
