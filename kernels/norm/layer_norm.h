@@ -93,6 +93,16 @@ typename Derived<Config>::raw_t RawOf(const typename Config::input_t& x) {
   return r;
 }
 
+// d = x * 2^G - mean, exact: x's raw code at the mean's binary point.
+template <class Config>
+typename Derived<Config>::d_t Centered(
+    const typename Config::input_t& x,
+    const typename Derived<Config>::d_t& mean) {
+  typename Derived<Config>::d_t d = RawOf<Config>(x);
+  d <<= Derived<Config>::kG;
+  return d - mean;
+}
+
 // round-half-to-even(sum * 2^G / kN), as an integer at 2^-(F+G).
 template <class Config>
 typename Derived<Config>::d_t MeanOf(typename Derived<Config>::sum_t sum) {
@@ -159,9 +169,8 @@ ln_sumsq:
   ln_sumsq_lanes:
     for (int u = 0; u < kUnroll; ++u) {
 #pragma HLS UNROLL
-      typename D::d_t d = layer_norm_internal::RawOf<Config>(in[i + u]);
-      d <<= D::kG;
-      d = d - mean;
+      const typename D::d_t d =
+          layer_norm_internal::Centered<Config>(in[i + u], mean);
       const typename D::sq_t sq = d * d;
       ssq += sq;
     }
@@ -208,9 +217,8 @@ ln_output:
   ln_output_lanes:
     for (int u = 0; u < kUnroll; ++u) {
 #pragma HLS UNROLL
-      typename D::d_t d = layer_norm_internal::RawOf<Config>(in[i + u]);
-      d <<= D::kG;
-      d = d - mean;
+      const typename D::d_t d =
+          layer_norm_internal::Centered<Config>(in[i + u], mean);
       typename D::zwide_t z_wide = d * y;  // Exact.
       z_wide >>= half;                     // Exact: kMaxHalf spare bits.
       const typename Config::norm_t z = z_wide;
