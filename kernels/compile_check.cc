@@ -2,9 +2,12 @@
 // stops compiling with fxserve's or AMD's type headers fails the build.
 #include "kernels/attention/attention_head.h"  // IWYU pragma: keep
 #include "kernels/common/constexpr_math.h"     // IWYU pragma: keep
+#include "kernels/embed/embedding.h"           // IWYU pragma: keep
+#include "kernels/linalg/gemm_w8a8.h"          // IWYU pragma: keep
 #include "kernels/linalg/gemv_w4a8.h"          // IWYU pragma: keep
 #include "kernels/linalg/mac.h"                // IWYU pragma: keep
 #include "kernels/nonlinear/gelu.h"            // IWYU pragma: keep
 #include "kernels/nonlinear/softmax.h"         // IWYU pragma: keep
 #include "kernels/norm/layer_norm.h"           // IWYU pragma: keep
 #include "kernels/quant/requantize.h"          // IWYU pragma: keep
+#include "kernels/residual/residual_add.h"     // IWYU pragma: keep
