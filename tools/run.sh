@@ -18,4 +18,4 @@ fxtool=build/release/tools/fxtool/fxtool
 if [[ $# -gt 0 ]]; then exec "$fxtool" "$@"; fi
 "$fxtool" version
 echo "run: the shipped tiny GPT-2 (models/tiny-gpt2), float reference, seed 1:"
-exec "$fxtool" generate --max-tokens 48 --seed 1 "The meaning of life is"
+exec "$fxtool" generate --max-tokens 48 --seed 1 "A man walks into a bar"
