@@ -30,6 +30,11 @@ if(NOT nlohmann_json_FOUND)
   fxserve_missing("nlohmann-json" "nlohmann-json3-dev")
 endif()
 
+find_package(ZLIB QUIET)
+if(NOT ZLIB_FOUND)
+  fxserve_missing("zlib (CRC-32 checksums)" "zlib1g-dev")
+endif()
+
 find_package(dnnl CONFIG QUIET)
 if(NOT dnnl_FOUND)
   fxserve_missing("oneDNN" "libdnnl-dev")

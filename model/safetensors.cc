@@ -15,10 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-// Headers larger than this are not GPT-2 checkpoints; refuse early rather
-// than allocate whatever a corrupt length field says.
-constexpr uint64_t kMaxHeaderBytes = 100u << 20;
-
 struct DTypeEntry {
   const char* name;
   DType dtype;
@@ -101,6 +97,25 @@ absl::Status ParseEntry(const std::string& name, const json& entry,
   return absl::OkStatus();
 }
 
+// Parses the "__metadata__" entry: an object of string values only.
+absl::Status ParseMetadata(const json& entry,
+                           std::map<std::string, std::string>& out) {
+  if (!entry.is_object()) {
+    return Corrupt(absl::StrCat(
+        "\"__metadata__\" must be an object of string values, not a ",
+        entry.type_name()));
+  }
+  for (const auto& [key, value] : entry.items()) {
+    if (!value.is_string()) {
+      return Corrupt(absl::StrCat("\"__metadata__\" entry \"", key, "\" is a ",
+                                  value.type_name(),
+                                  "; metadata values must be strings"));
+    }
+    out[key] = value.get<std::string>();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const char* DTypeName(DType dtype) {
@@ -161,7 +176,8 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::ParseOwned(
   }
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];
-  if (header_size > kMaxHeaderBytes || header_size > bytes.size() - 8) {
+  if (header_size > kSafetensorsMaxHeaderBytes ||
+      header_size > bytes.size() - 8) {
     return Corrupt(absl::StrCat("header length ", header_size,
                                 " exceeds the file (", bytes.size(),
                                 " bytes)"));
@@ -178,7 +194,12 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::ParseOwned(
   SafetensorsFile file;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (absl::Status s = ParseMetadata(entry, file.metadata_); !s.ok()) {
+        return s;
+      }
+      continue;
+    }
     TensorInfo info;
     std::pair<uint64_t, uint64_t> range;
     if (absl::Status s = ParseEntry(name, entry, data_size, info, range);
@@ -202,8 +223,14 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::ParseOwned(
                                   " overlap"));
     }
   }
+  file.data_offset_ = data_offset;
   file.buffer_ = std::move(buffer);
   return file;
+}
+
+absl::Span<const uint8_t> SafetensorsFile::data_section() const {
+  if (buffer_ == nullptr) return {};  // Moved from.
+  return absl::MakeConstSpan(*buffer_).subspan(data_offset_);
 }
 
 const TensorInfo* SafetensorsFile::Find(std::string_view name) const {

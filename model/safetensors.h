@@ -1,12 +1,16 @@
 // Reader for the safetensors format (Hugging Face): an 8-byte little-endian
 // header length N, N bytes of JSON describing each tensor's dtype, shape and
-// byte range, then the tensor data. Every field is validated: a corrupt or
-// truncated file gives an InvalidArgument status naming the tensor and the
-// problem, never a crash.
+// byte range, then the tensor data. An optional "__metadata__" header entry
+// holds free-form string -> string pairs. Every field is validated: a
+// corrupt or truncated file gives an InvalidArgument status naming the tensor
+// and the problem, never a crash. model/safetensors_writer.h writes the
+// format.
 #ifndef FXSERVE_MODEL_SAFETENSORS_H_
 #define FXSERVE_MODEL_SAFETENSORS_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +20,11 @@
 #include "absl/types/span.h"
 
 namespace fxserve::model {
+
+// Longer headers are not model files: the reader refuses them early (as
+// Hugging Face's does) rather than allocate whatever a corrupt length field
+// says, so the writer refuses to produce them.
+inline constexpr uint64_t kSafetensorsMaxHeaderBytes = uint64_t{100} << 20;
 
 enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 
@@ -45,7 +54,15 @@ class SafetensorsFile {
   SafetensorsFile(SafetensorsFile&&) = default;
   SafetensorsFile& operator=(SafetensorsFile&&) = default;
 
+  // In header (name) order.
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  // The header's "__metadata__" pairs; empty if the file has none.
+  const std::map<std::string, std::string>& metadata() const {
+    return metadata_;
+  }
+  // Every byte after the header: all tensor data, with any padding between
+  // tensors. Checksums cover this.
+  absl::Span<const uint8_t> data_section() const;
   // Null if absent.
   const TensorInfo* Find(std::string_view name) const;
 
@@ -61,6 +78,8 @@ class SafetensorsFile {
   // Heap-held so TensorInfo spans stay valid when the object moves.
   std::unique_ptr<std::vector<uint8_t>> buffer_;
   std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+  size_t data_offset_ = 0;  // Where data_section() starts in *buffer_.
 };
 
 // IEEE half and bfloat16 bit patterns to float, exactly.

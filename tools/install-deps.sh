@@ -17,7 +17,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   # RPC and base libraries.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev nlohmann-json3-dev
+  libabsl-dev nlohmann-json3-dev zlib1g-dev
   # Compute libraries: oneDNN (CPU matmul) and XRT (FPGA host API, which
   # links libuuid).
   libdnnl-dev libxrt-dev uuid-dev
