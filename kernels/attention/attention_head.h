@@ -28,7 +28,7 @@ struct AttentionHeadConfigExample {
   struct Softmax {
     using input_t = ap_fixed<16, 6, AP_RND_CONV, AP_SAT>;  // Scores.
     using output_t = ap_ufixed<16, 1, AP_RND_CONV, AP_SAT>;
-    static constexpr int kN = 256;  // Must equal kMaxPositions.
+    static constexpr int kN = 256;           // Must equal kMaxPositions.
     static constexpr int kExpFracBits = 10;  // 1024-entry table: values
     static constexpr int kExpBits = 20;      // reach 128, so keep it fine.
     static constexpr int kLog2eBits = 20;
@@ -37,10 +37,16 @@ struct AttentionHeadConfigExample {
   static constexpr int kUnroll = 8;  // Dot-product lanes.
 };
 
+// Largest run-time score_frac AttentionHeadStep accepts.
+constexpr int kMaxScoreFrac = 31;
+
 // Runs position `pos` (0 <= pos < kMaxPositions; the host checks this and
 // reports an error before calling). For pos out of range the step writes
 // nothing to the cache and outputs zeros, so hardware never indexes past
-// the cache.
+// the cache. score_frac (0 .. kMaxScoreFrac, a run-time register: the
+// quantizer's q and k binary points summed) gives score = dot *
+// 2^-score_frac; the exact score is converted once into the softmax input
+// type, whose modes round and saturate.
 template <class Config>
 void AttentionHeadStep(
     const typename Config::qkv_t q[Config::kHeadDim],
@@ -48,7 +54,7 @@ void AttentionHeadStep(
     const typename Config::qkv_t v[Config::kHeadDim],
     typename Config::qkv_t k_cache[Config::kMaxPositions][Config::kHeadDim],
     typename Config::qkv_t v_cache[Config::kMaxPositions][Config::kHeadDim],
-    int pos, typename Config::out_t out[Config::kHeadDim]) {
+    int pos, int score_frac, typename Config::out_t out[Config::kHeadDim]) {
   using SoftmaxConfig = typename Config::Softmax;
   constexpr int kD = Config::kHeadDim;
   constexpr int kP = Config::kMaxPositions;
@@ -56,13 +62,14 @@ void AttentionHeadStep(
   constexpr int kDotW = 2 * Config::qkv_t::width + 8;  // Room for kD <= 256.
   static_assert(kD <= 256, "kDotW assumes at most 256 dims");
   using dot_t = ap_int<kDotW>;
-  using score_t = ap_fixed<kDotW, kDotW - Config::kScoreFrac>;
+  // The dot with kMaxScoreFrac spare fraction bits: >> score_frac is exact.
+  using score_t = ap_fixed<kDotW + kMaxScoreFrac, kDotW>;
   using prob_t = typename SoftmaxConfig::output_t;
   // Sum of kP products of a probability (< 2) and an int8: exact.
   using acc_t = ap_fixed<prob_t::width + Config::qkv_t::width + 9,
                          prob_t::iwidth + Config::qkv_t::width + 9>;
 
-  if (pos < 0 || pos >= kP) {
+  if (pos < 0 || pos >= kP || score_frac < 0 || score_frac > kMaxScoreFrac) {
   zero_loop:
     for (int j = 0; j < kD; ++j) out[j] = 0;
     return;
@@ -84,8 +91,8 @@ score_loop:
 #pragma HLS UNROLL factor = Config::kUnroll
       dot += q[j] * k_cache[t][j];
     }
-    score_t score;
-    score.range(kDotW - 1, 0) = dot.range(kDotW - 1, 0);  // dot * 2^-frac.
+    score_t score = dot;
+    score >>= score_frac;  // dot * 2^-score_frac, exact.
     scores[t] = t <= pos ? typename SoftmaxConfig::input_t(score)
                          : typename SoftmaxConfig::input_t(0);
   }
@@ -103,6 +110,19 @@ output_loop:
     }
     out[j] = acc;
   }
+}
+
+// The same step with the config's compile-time Config::kScoreFrac.
+template <class Config>
+void AttentionHeadStep(
+    const typename Config::qkv_t q[Config::kHeadDim],
+    const typename Config::qkv_t k[Config::kHeadDim],
+    const typename Config::qkv_t v[Config::kHeadDim],
+    typename Config::qkv_t k_cache[Config::kMaxPositions][Config::kHeadDim],
+    typename Config::qkv_t v_cache[Config::kMaxPositions][Config::kHeadDim],
+    int pos, typename Config::out_t out[Config::kHeadDim]) {
+  AttentionHeadStep<Config>(q, k, v, k_cache, v_cache, pos, Config::kScoreFrac,
+                            out);
 }
 
 }  // namespace fxserve::kernels

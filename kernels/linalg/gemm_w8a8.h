@@ -46,10 +46,18 @@ struct NoBias {
   acc_t operator[](int) const { return acc_t(0); }
 };
 
-// The one implementation; Bias is the bias array or NoBias.
-template <class Config, class Bias>
+// Weight source of int8 rows: weight(o, i) = w[o][i].
+template <int kIn>
+struct Int8Rows {
+  const ap_int<8> (*w)[kIn];
+  ap_int<8> operator()(int o, int i) const { return w[o][i]; }
+};
+
+// The one implementation; Weights gives weight(o, i) as int8 (Int8Rows or
+// another layout, e.g. packed int4), Bias is the bias array or NoBias.
+template <class Config, class Weights, class Bias>
 void Gemm(const ap_int<8> x[Config::kTokens][Config::kIn],
-          const ap_int<8> w[Config::kOut][Config::kIn], const Bias& bias,
+          const Weights& weight, const Bias& bias,
           typename Config::acc_t y[Config::kTokens][Config::kOut]) {
   using acc_t = typename Config::acc_t;
   static_assert(Config::kOut % Config::kTileOut == 0,
@@ -76,7 +84,7 @@ tile_loop:
     load_input_loop:
       for (int i = 0; i < Config::kIn; ++i) {
 #pragma HLS PIPELINE II = 1
-        w_tile[r][i] = w[tile + r][i];
+        w_tile[r][i] = weight(tile + r, i);
       }
     }
   token_loop:
@@ -110,8 +118,9 @@ void GemmW8A8(const ap_int<8> x[Config::kTokens][Config::kIn],
               const ap_int<8> w[Config::kOut][Config::kIn],
               typename Config::acc_t y[Config::kTokens][Config::kOut]) {
   using acc_t = typename Config::acc_t;
-  gemm_w8a8_internal::Gemm<Config>(x, w, gemm_w8a8_internal::NoBias<acc_t>(),
-                                   y);
+  gemm_w8a8_internal::Gemm<Config>(x,
+                                   gemm_w8a8_internal::Int8Rows<Config::kIn>{w},
+                                   gemm_w8a8_internal::NoBias<acc_t>(), y);
 }
 
 // Y[t][o] = bias[o] + sum_i x[t][i] * w[o][i].
@@ -120,7 +129,8 @@ void GemmW8A8(const ap_int<8> x[Config::kTokens][Config::kIn],
               const ap_int<8> w[Config::kOut][Config::kIn],
               const typename Config::acc_t (&bias)[Config::kOut],
               typename Config::acc_t y[Config::kTokens][Config::kOut]) {
-  gemm_w8a8_internal::Gemm<Config>(x, w, bias, y);
+  gemm_w8a8_internal::Gemm<Config>(
+      x, gemm_w8a8_internal::Int8Rows<Config::kIn>{w}, bias, y);
 }
 
 }  // namespace fxserve::kernels
