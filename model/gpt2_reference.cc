@@ -99,7 +99,12 @@ void Gpt2Reference::Attention(int layer, KvCache& cache, int first, int count,
 }
 
 absl::StatusOr<std::vector<float>> Gpt2Reference::Forward(
-    KvCache& cache, absl::Span<const int> tokens, bool all_positions) const {
+    KvCache& cache, absl::Span<const int> tokens, bool all_positions,
+    const ActivationObserver* observer) const {
+  auto observe = [observer](ActivationPoint point, int layer,
+                            const std::vector<float>& values) {
+    if (observer != nullptr) (*observer)(point, layer, values);
+  };
   const Gpt2Config& c = config();
   const int count = static_cast<int>(tokens.size());
   if (count == 0) return absl::InvalidArgumentError("no tokens to run");
@@ -131,26 +136,34 @@ absl::StatusOr<std::vector<float>> Gpt2Reference::Forward(
     const Gpt2LayerWeights& w = weights_.layers[l];
     LayerNorm(x, count, e, w.ln_1_weight, w.ln_1_bias, c.layer_norm_epsilon,
               normed);
+    observe(ActivationPoint::kLn1Out, l, normed);
     MatMulF32(normed.data(), count, e, w.attn_qkv_weight.data(), 3 * e, false,
               w.attn_qkv_bias.data(), qkv.data());
+    observe(ActivationPoint::kQkv, l, qkv);
     Attention(l, cache, first, count, qkv, attn);
+    observe(ActivationPoint::kAttnOut, l, attn);
     MatMulF32(attn.data(), count, e, w.attn_proj_weight.data(), e, false,
               w.attn_proj_bias.data(), projected.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += projected[i];
 
     LayerNorm(x, count, e, w.ln_2_weight, w.ln_2_bias, c.layer_norm_epsilon,
               normed);
+    observe(ActivationPoint::kLn2Out, l, normed);
     MatMulF32(normed.data(), count, e, w.mlp_fc_weight.data(), c.n_inner, false,
               w.mlp_fc_bias.data(), hidden.data());
+    observe(ActivationPoint::kFcOut, l, hidden);
     for (float& v : hidden) v = Gelu(v, c.gelu);
+    observe(ActivationPoint::kGeluOut, l, hidden);
     MatMulF32(hidden.data(), count, c.n_inner, w.mlp_proj_weight.data(), e,
               false, w.mlp_proj_bias.data(), projected.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += projected[i];
+    observe(ActivationPoint::kResidual, l, x);
   }
   cache.length += count;
 
   LayerNorm(x, count, e, weights_.ln_f_weight, weights_.ln_f_bias,
             c.layer_norm_epsilon, normed);
+  observe(ActivationPoint::kLnFOut, c.n_layer, normed);
   const int rows = all_positions ? count : 1;
   const float* final_rows = &normed[static_cast<size_t>(count - rows) * e];
   std::vector<float> logits(static_cast<size_t>(rows) * c.vocab_size);

@@ -5,6 +5,7 @@
 #ifndef FXSERVE_MODEL_GPT2_REFERENCE_H_
 #define FXSERVE_MODEL_GPT2_REFERENCE_H_
 
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,23 @@
 #include "model/gpt2_weights.h"
 
 namespace fxserve::model {
+
+// The activations the quantizer calibrates, in forward order.
+enum class ActivationPoint {
+  kLn1Out,    // LayerNorm 1 output [n_embd].
+  kQkv,       // Attention input projection [3 n_embd]: q | k | v.
+  kAttnOut,   // Attention heads' output, before the projection [n_embd].
+  kLn2Out,    // LayerNorm 2 output [n_embd].
+  kFcOut,     // MLP first linear, before GELU [n_inner].
+  kGeluOut,   // GELU output [n_inner].
+  kResidual,  // The residual stream after the block [n_embd].
+  kLnFOut,    // Final LayerNorm output [n_embd] (layer = n_layer).
+};
+
+// Called with each token's row of each observed activation (all tokens of a
+// call: values holds rows x width).
+using ActivationObserver = std::function<void(ActivationPoint point, int layer,
+                                              absl::Span<const float> values)>;
 
 class Gpt2Reference {
  public:
@@ -31,9 +49,10 @@ class Gpt2Reference {
   // `all_positions`. InvalidArgument for an empty span, a token id outside
   // the vocabulary, or a context longer than n_positions. Thread-compatible:
   // one cache per thread.
-  absl::StatusOr<std::vector<float>> Forward(KvCache& cache,
-                                             absl::Span<const int> tokens,
-                                             bool all_positions = false) const;
+  // An observer, if given, sees the activations listed above.
+  absl::StatusOr<std::vector<float>> Forward(
+      KvCache& cache, absl::Span<const int> tokens, bool all_positions = false,
+      const ActivationObserver* observer = nullptr) const;
 
  private:
   void Attention(int layer, KvCache& cache, int first, int count,

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
 #include "tools/fxtool/model_commands.h"
+#include "tools/fxtool/quantize_command.h"
 
 namespace {
 
@@ -21,18 +22,24 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  version     Print the fxserve version and how this binary was built.\n"
-    "  generate    Generate text from a prompt (float reference):\n"
+    "  generate    Generate text from a prompt:\n"
     "                fxtool generate [--model DIR] [--max-tokens N]\n"
     "                  [--temperature T] [--top-k K] [--top-p P] [--seed S] "
     "\"prompt\"\n"
     "  logits      Print the last position's logits, space-separated:\n"
     "                fxtool logits [--model DIR] (--prompt \"text\" | "
     "--tokens \"ids\") [--out F.npy]\n"
-    "  perplexity  Perplexity of a text file: fxtool perplexity [--model DIR] "
-    "FILE\n"
+    "  perplexity  Perplexity of a text file:\n"
+    "                fxtool perplexity [--model DIR] [--eval-tokens N] FILE\n"
+    "  quantize    Quantize a float GPT-2 into an fxserve model artifact:\n"
+    "                fxtool quantize --model DIR --calib FILE --weights "
+    "int8|int4\n"
+    "                  --scales pow2|fixed --out DIR2 [--calib-tokens N]\n"
     "  tokenize    GPT-2 token ids of a text: fxtool tokenize \"text\"\n"
     "\n"
-    "--model defaults to the shipped tiny model (models/tiny-gpt2).\n"
+    "--model defaults to the shipped tiny model (models/tiny-gpt2). A float\n"
+    "folder runs the float reference; a quantized artifact runs the HLS\n"
+    "kernels in C-simulation.\n"
     "\n"
     "Run 'fxtool --helpfull' for every flag.";
 
@@ -86,6 +93,7 @@ int main(int argc, char** argv) {
   if (command == "logits") return fxserve::fxtool::RunLogits(rest);
   if (command == "perplexity") return fxserve::fxtool::RunPerplexity(rest);
   if (command == "tokenize") return fxserve::fxtool::RunTokenize(rest);
+  if (command == "quantize") return fxserve::fxtool::RunQuantize(rest);
   std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
                kUsage);
   return 2;

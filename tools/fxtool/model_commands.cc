@@ -16,15 +16,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "model/gpt2_reference.h"
-#include "model/gpt2_weights.h"
 #include "model/sampler.h"
 #include "model/tokenizer/gpt2_tokenizer.h"
+#include "tools/fxtool/loaded_model.h"
 #include "tools/fxtool/npy.h"
 
 ABSL_FLAG(std::string, model, FXSERVE_DEFAULT_MODEL_DIR,
           "Model folder: Hugging Face GPT-2 layout (config.json + "
-          "model.safetensors). Defaults to the shipped tiny model.");
+          "model.safetensors, run by the float reference) or a quantized "
+          "fxserve artifact from 'fxtool quantize' (run by the kernels in "
+          "C-simulation). Defaults to the shipped tiny model.");
 ABSL_FLAG(int, max_tokens, 64, "generate: tokens to generate at most.");
 ABSL_FLAG(float, temperature, 0.8f,
           "generate: sampling temperature; 0 = greedy.");
@@ -35,12 +36,15 @@ ABSL_FLAG(uint64_t, seed, 0, "generate: random seed (same seed, same text).");
 ABSL_FLAG(std::string, prompt, "", "logits: the prompt text.");
 ABSL_FLAG(std::string, tokens, "",
           "logits: token ids separated by spaces (instead of --prompt).");
-ABSL_FLAG(std::string, out, "", "logits: write a float32 .npy file here.");
+ABSL_FLAG(std::string, out, "",
+          "logits: write a float32 .npy file here; quantize: the artifact "
+          "folder to write.");
+ABSL_FLAG(int, eval_tokens, 0,
+          "perplexity: score only the first N tokens of the file; 0 = all.");
 
 namespace fxserve::fxtool {
 namespace {
 
-using model::Gpt2Reference;
 using model::Gpt2Tokenizer;
 
 int Fail(const absl::Status& status) {
@@ -53,8 +57,8 @@ int Usage(const char* text) {
   return 2;
 }
 
-// The model folder's own tokenizer files if it has them, else the ones
-// tools/install-deps.sh fetched (or $FXSERVE_TOKENIZER_DIR).
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Gpt2Tokenizer>> LoadTokenizer(
     const std::string& model_dir) {
   for (const char* name : {"/vocab.json", "/encoder.json"}) {
@@ -67,11 +71,10 @@ absl::StatusOr<std::unique_ptr<Gpt2Tokenizer>> LoadTokenizer(
       env != nullptr ? env : FXSERVE_GPT2_TOKENIZER_DIR);
 }
 
-absl::StatusOr<std::unique_ptr<Gpt2Reference>> LoadModel() {
-  const std::string dir = absl::GetFlag(FLAGS_model);
-  absl::StatusOr<model::Gpt2Weights> weights = model::LoadGpt2(dir);
-  if (!weights.ok()) return weights.status();
-  return std::make_unique<Gpt2Reference>(*std::move(weights));
+namespace {
+
+absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModel() {
+  return LoadModelDir(absl::GetFlag(FLAGS_model));
 }
 
 }  // namespace
@@ -118,15 +121,15 @@ int RunGenerate(const std::vector<std::string>& args) {
         context, " (leave room for at least one new token)")));
   }
 
-  auto cache = (*model)->NewCache();
+  LoadedModel& lm = **model;
   model::Sampler sampler(options);
   std::printf("%s", args[0].c_str());
   std::fflush(stdout);
   std::vector<int> step = prompt;
   std::vector<int> generated;
   std::string printed;
-  for (int i = 0; i < max_tokens && cache.length + 1 <= context; ++i) {
-    const auto logits = (*model)->Forward(cache, step);
+  for (int i = 0; i < max_tokens && lm.length() + 1 <= context; ++i) {
+    const auto logits = lm.Forward(step, /*all_positions=*/false);
     if (!logits.ok()) return Fail(logits.status());
     const int next = sampler.Sample(*logits);
     if (next == Gpt2Tokenizer::kEndOfText) break;
@@ -138,7 +141,7 @@ int RunGenerate(const std::vector<std::string>& args) {
     std::fflush(stdout);
     printed = *text;
     step = {next};
-    if (cache.length >= context) break;
+    if (lm.length() >= context) break;
   }
   std::printf("\n");
   return 0;
@@ -171,8 +174,7 @@ int RunLogits(const std::vector<std::string>& args) {
   if (ids.empty()) return Fail(absl::InvalidArgumentError("no tokens given"));
   auto model = LoadModel();
   if (!model.ok()) return Fail(model.status());
-  auto cache = (*model)->NewCache();
-  const auto logits = (*model)->Forward(cache, ids);
+  const auto logits = (*model)->Forward(ids, /*all_positions=*/false);
   if (!logits.ok()) return Fail(logits.status());
 
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -204,7 +206,12 @@ int RunPerplexity(const std::vector<std::string>& args) {
   if (!tokenizer.ok()) return Fail(tokenizer.status());
   auto model = LoadModel();
   if (!model.ok()) return Fail(model.status());
-  const std::vector<int> ids = (*tokenizer)->Encode(text.str());
+  std::vector<int> ids = (*tokenizer)->Encode(text.str());
+  const int eval_tokens = absl::GetFlag(FLAGS_eval_tokens);
+  if (eval_tokens < 0) return Usage("--eval-tokens must be >= 0");
+  if (eval_tokens > 0 && static_cast<int>(ids.size()) > eval_tokens) {
+    ids.resize(eval_tokens);
+  }
   if (ids.size() < 2) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat(args[0], " has fewer than 2 tokens")));
@@ -222,10 +229,10 @@ int RunPerplexity(const std::vector<std::string>& args) {
   for (int begin = 0; scored < total - 1; begin += stride) {
     const int end = std::min(begin + context, total);
     const int first_target = begin == 0 ? 1 : begin + context - stride;
-    auto cache = (*model)->NewCache();
-    const auto logits = (*model)->Forward(
-        cache, absl::MakeConstSpan(ids).subspan(begin, end - begin),
-        /*all_positions=*/true);
+    (*model)->Reset();
+    const auto logits =
+        (*model)->Forward(absl::MakeConstSpan(ids).subspan(begin, end - begin),
+                          /*all_positions=*/true);
     if (!logits.ok()) return Fail(logits.status());
     for (int t = std::max(first_target, begin + 1); t < end; ++t) {
       const float* row =
@@ -245,8 +252,9 @@ int RunPerplexity(const std::vector<std::string>& args) {
   }
   std::fprintf(stderr, "\n");
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf("perplexity %.4f over %d tokens (%d windows of %d, %.1f s)\n",
-              std::exp(nll / scored), scored, windows, context, seconds);
+  std::printf("perplexity %.4f over %d tokens (%d windows of %d, %.1f s, %s)\n",
+              std::exp(nll / scored), scored, windows, context, seconds,
+              (*model)->Describe().c_str());
   return 0;
 }
 
