@@ -6,9 +6,9 @@
 // reuses one block unit per call; `#pragma HLS UNROLL` on it gives one
 // unit per layer (a fully spatial build) where the device has room.
 //
-// These are the only functions with interface pragmas: weights, KV cache
-// and logits live in HBM (AXI masters; kernels/hw/ maps them to banks),
-// the scalars are AXI-lite registers.
+// Weights, KV cache and logits live in HBM; kernels/hw/gpt2_tops.cpp wraps
+// these two as the Vitis top functions (AXI masters and AXI-lite registers:
+// the only interface pragmas) and kernels/hw/u280.cfg maps them to banks.
 #ifndef FXSERVE_KERNELS_TOP_GPT2_MODEL_H_
 #define FXSERVE_KERNELS_TOP_GPT2_MODEL_H_
 
@@ -81,12 +81,6 @@ layer_loop:
 template <class M>
 int Gpt2Decode(const ModelParams<M>* params, KvCache<M>* cache, int token,
                int pos, logit_raw_t logits[1][M::kVocabPadded]) {
-#pragma HLS INTERFACE m_axi port = params bundle = weights
-#pragma HLS INTERFACE m_axi port = cache bundle = kv
-#pragma HLS INTERFACE m_axi port = logits bundle = out
-#pragma HLS INTERFACE s_axilite port = token
-#pragma HLS INTERFACE s_axilite port = pos
-#pragma HLS INTERFACE s_axilite port = return
   const int tokens[1] = {token};
   return Gpt2Forward<M, 1>(*params, *cache, tokens, pos, 1, logits);
 }
@@ -96,13 +90,6 @@ template <class M>
 int Gpt2Prefill(const ModelParams<M>* params, KvCache<M>* cache,
                 const int tokens[kPrefillTokens], int start_pos, int n,
                 logit_raw_t logits[kPrefillTokens][M::kVocabPadded]) {
-#pragma HLS INTERFACE m_axi port = params bundle = weights
-#pragma HLS INTERFACE m_axi port = cache bundle = kv
-#pragma HLS INTERFACE m_axi port = tokens bundle = out
-#pragma HLS INTERFACE m_axi port = logits bundle = out
-#pragma HLS INTERFACE s_axilite port = start_pos
-#pragma HLS INTERFACE s_axilite port = n
-#pragma HLS INTERFACE s_axilite port = return
   return Gpt2Forward<M, kPrefillTokens>(*params, *cache, tokens, start_pos, n,
                                         logits);
 }
