@@ -18,6 +18,7 @@
 #include "backends/csim/gpt2_csim.h"
 #include "model/gpt2_reference.h"
 #include "model/gpt2_weights.h"
+#include "model/random_gpt2.h"
 #include "tools/quantize/gpt2_quantizer.h"
 
 ABSL_FLAG(std::string, shape, "both", "tiny, small (GPT-2 124M) or both");
@@ -29,44 +30,6 @@ namespace {
 using fxserve::backends::csim::Gpt2CSim;
 using fxserve::model::Gpt2Weights;
 using fxserve::model::ScaleKind;
-
-// GPT-2's initialization: N(0, 0.02), residual projections scaled by
-// 1/sqrt(2 n_layer), LayerNorm gain 1 and bias 0.
-Gpt2Weights RandomGpt2Small() {
-  Gpt2Weights w;
-  w.config = fxserve::model::Gpt2Config{};  // Defaults: GPT-2 124M.
-  const auto& c = w.config;
-  std::mt19937_64 rng(124);
-  auto normal = [&](size_t n, float stddev) {
-    std::normal_distribution<float> dist(0.0f, stddev);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
-    return v;
-  };
-  const size_t e = c.n_embd, inner = c.n_inner;
-  const float proj = 0.02f / std::sqrt(2.0f * c.n_layer);
-  w.wte = normal(c.vocab_size * e, 0.02f);
-  w.wpe = normal(c.n_positions * e, 0.01f);
-  for (int l = 0; l < c.n_layer; ++l) {
-    fxserve::model::Gpt2LayerWeights layer;
-    layer.ln_1_weight.assign(e, 1.0f);
-    layer.ln_1_bias.assign(e, 0.0f);
-    layer.attn_qkv_weight = normal(e * 3 * e, 0.02f);
-    layer.attn_qkv_bias.assign(3 * e, 0.0f);
-    layer.attn_proj_weight = normal(e * e, proj);
-    layer.attn_proj_bias.assign(e, 0.0f);
-    layer.ln_2_weight.assign(e, 1.0f);
-    layer.ln_2_bias.assign(e, 0.0f);
-    layer.mlp_fc_weight = normal(e * inner, 0.02f);
-    layer.mlp_fc_bias.assign(inner, 0.0f);
-    layer.mlp_proj_weight = normal(inner * e, proj);
-    layer.mlp_proj_bias.assign(e, 0.0f);
-    w.layers.push_back(std::move(layer));
-  }
-  w.ln_f_weight.assign(e, 1.0f);
-  w.ln_f_bias.assign(e, 0.0f);
-  return w;
-}
 
 std::vector<int> Tokens(int n, int vocab) {
   std::mt19937 rng(5);
@@ -179,7 +142,8 @@ int main(int argc, char** argv) {
     Run("tiny (shipped, random tokens)", *tiny, Tokens(1024, 50257));
   }
   if (shape != "tiny") {
-    Run("GPT-2 124M shape (random weights)", RandomGpt2Small(),
+    Run("GPT-2 124M shape (random weights)",
+        fxserve::model::RandomGpt2Weights(fxserve::model::Gpt2Config{}, 124),
         Tokens(512, 50257));
   }
   return 0;

@@ -16,6 +16,8 @@ absl::StatusOr<std::unique_ptr<Gpt2CSim>> CreateTiny(
 absl::StatusOr<std::unique_ptr<Gpt2CSim>> CreateSmall(
     const model::QuantizedGpt2& q);
 
+static_assert(kLogitFracBits == kgpt2::kLogitFrac);
+
 absl::Status CheckScalar(int value, int lo, int hi, const std::string& name) {
   if (value < lo || value > hi) {
     return absl::InvalidArgumentError(
@@ -56,8 +58,8 @@ absl::StatusOr<std::vector<int32_t>> Gpt2CSim::ForwardRaw(
   }
   const size_t vocab = config_.vocab_size;
   std::vector<int32_t> logits(static_cast<size_t>(count) * vocab);
-  for (int begin = 0; begin < count; begin += 16) {
-    const int n = std::min(16, count - begin);
+  for (int begin = 0; begin < count; begin += kgpt2::kPrefillTokens) {
+    const int n = std::min(kgpt2::kPrefillTokens, count - begin);
     RunTops(sequence, tokens.data() + begin, n, logits.data() + begin * vocab);
     Advance(sequence, n);
   }

@@ -18,6 +18,7 @@
 namespace fxserve::backends::csim {
 
 // Logits leave the tops as int32 codes with this many fraction bits.
+// (kernels/top/gpt2_numerics.h: kLogitFrac; checked in gpt2_csim.cc.)
 constexpr int kLogitFracBits = 16;
 
 class Gpt2CSim {

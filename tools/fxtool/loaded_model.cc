@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "backends/csim/gpt2_csim.h"
+#include "backends/backend.h"
 #include "model/gpt2_reference.h"
 #include "model/gpt2_weights.h"
 #include "model/quantized_artifact.h"
@@ -31,40 +31,58 @@ class FloatModel final : public LoadedModel {
   model::Gpt2Reference::KvCache cache_;
 };
 
-class CSimModel final : public LoadedModel {
+// A quantized artifact on a backend, as one sequence.
+class QuantizedModel final : public LoadedModel {
  public:
-  CSimModel(std::unique_ptr<backends::csim::Gpt2CSim> sim, std::string what)
-      : sim_(std::move(sim)),
-        sequence_(sim_->NewSequence()),
-        what_(std::move(what)) {}
-  const model::Gpt2Config& config() const override { return sim_->config(); }
+  QuantizedModel(std::unique_ptr<backends::Backend> backend, std::string what)
+      : backend_(std::move(backend)), what_(std::move(what)) {}
+  const model::Gpt2Config& config() const override {
+    return backend_->config();
+  }
   std::string Describe() const override { return what_; }
-  void Reset() override { sequence_ = sim_->NewSequence(); }
-  int length() const override { return sequence_->length(); }
+  void Reset() override { backend_->FreeSequence(kSequence); }
+  int length() const override { return backend_->SequenceLength(kSequence); }
   absl::StatusOr<std::vector<float>> Forward(absl::Span<const int> tokens,
                                              bool all_positions) override {
-    return sim_->Forward(*sequence_, tokens, all_positions);
+    const backends::SequenceInput input{kSequence, tokens, all_positions};
+    backends::StepOutput output;
+    if (absl::Status s = backend_->Step({&input, 1}, output); !s.ok()) {
+      return s;
+    }
+    const std::vector<int32_t>& raw = output.logits[0];
+    std::vector<float> logits(raw.size());
+    constexpr float kScale = 1.0f / (1 << backends::kLogitFracBits);
+    for (size_t i = 0; i < raw.size(); ++i) {
+      logits[i] = static_cast<float>(raw[i]) * kScale;
+    }
+    return logits;
   }
 
  private:
-  std::unique_ptr<backends::csim::Gpt2CSim> sim_;
-  std::unique_ptr<backends::csim::Gpt2CSim::Sequence> sequence_;
+  static constexpr backends::SequenceId kSequence = 1;
+  std::unique_ptr<backends::Backend> backend_;
   std::string what_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModelDir(
-    const std::string& dir) {
+    const std::string& dir, const std::string& backend_name) {
   if (model::IsQuantizedArtifact(dir)) {
     auto quantized = model::LoadQuantizedGpt2(dir);
     if (!quantized.ok()) return quantized.status();
-    auto sim = backends::csim::Gpt2CSim::Create(*quantized);
-    if (!sim.ok()) return sim.status();
-    return std::make_unique<CSimModel>(
-        *std::move(sim), absl::StrCat("W", quantized->weight_bits, "A8 ",
-                                      model::ScaleKindName(quantized->scales),
-                                      " artifact, kernel C-simulation"));
+    backends::BackendOptions options;
+    options.max_batch = 1;
+    auto backend = backends::CreateBackend(backend_name, *quantized, options);
+    if (!backend.ok()) return backend.status();
+    const std::string how = backend_name == "csim"
+                                ? "kernel C-simulation"
+                                : backend_name + " backend";
+    return std::make_unique<QuantizedModel>(
+        *std::move(backend),
+        absl::StrCat("W", quantized->weight_bits, "A8 ",
+                     model::ScaleKindName(quantized->scales), " artifact, ",
+                     how));
   }
   auto weights = model::LoadGpt2(dir);
   if (!weights.ok()) return weights.status();

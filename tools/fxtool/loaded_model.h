@@ -1,6 +1,7 @@
 // What fxtool's model commands run: a float checkpoint (the reference
-// forward pass) or a quantized fxserve artifact (the kernel dataflow tops
-// in C-simulation), behind one small interface holding one sequence.
+// forward pass) or a quantized fxserve artifact on a backend (cpu, or the
+// kernel dataflow tops in C-simulation), behind one small interface
+// holding one sequence.
 #ifndef FXSERVE_TOOLS_FXTOOL_LOADED_MODEL_H_
 #define FXSERVE_TOOLS_FXTOOL_LOADED_MODEL_H_
 
@@ -29,9 +30,10 @@ class LoadedModel {
       absl::Span<const int> tokens, bool all_positions) = 0;
 };
 
-// A quantized artifact if `dir` holds one, else a Hugging Face GPT-2 folder.
+// A quantized artifact if `dir` holds one (run on the named backend: cpu,
+// csim or fpga), else a Hugging Face GPT-2 folder (the float reference).
 absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModelDir(
-    const std::string& dir);
+    const std::string& dir, const std::string& backend_name);
 
 }  // namespace fxserve::fxtool
 

@@ -10,6 +10,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
+#include "tools/fxtool/bench_command.h"
 #include "tools/fxtool/model_commands.h"
 #include "tools/fxtool/quantize_command.h"
 
@@ -35,11 +36,16 @@ constexpr char kUsage[] =
     "                fxtool quantize --model DIR --calib FILE --weights "
     "int8|int4\n"
     "                  --scales pow2|fixed --out DIR2 [--calib-tokens N]\n"
+    "  bench       Prefill and batched decode speed of an artifact vs memory\n"
+    "              bandwidth: fxtool bench --model DIR2 [--backend cpu]\n"
+    "                [--prompt-tokens N] [--decode-steps N] "
+    "[--batch-sizes 1,4,16]\n"
     "  tokenize    GPT-2 token ids of a text: fxtool tokenize \"text\"\n"
     "\n"
     "--model defaults to the shipped tiny model (models/tiny-gpt2). A float\n"
-    "folder runs the float reference; a quantized artifact runs the HLS\n"
-    "kernels in C-simulation.\n"
+    "folder runs the float reference; a quantized artifact runs on\n"
+    "--backend (cpu: default, bit-exact and fast; csim: the HLS kernels in\n"
+    "C-simulation; fpga).\n"
     "\n"
     "Run 'fxtool --helpfull' for every flag.";
 
@@ -94,6 +100,7 @@ int main(int argc, char** argv) {
   if (command == "perplexity") return fxserve::fxtool::RunPerplexity(rest);
   if (command == "tokenize") return fxserve::fxtool::RunTokenize(rest);
   if (command == "quantize") return fxserve::fxtool::RunQuantize(rest);
+  if (command == "bench") return fxserve::fxtool::RunBench(rest);
   std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
                kUsage);
   return 2;

@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, model, FXSERVE_DEFAULT_MODEL_DIR,
           "model.safetensors, run by the float reference) or a quantized "
           "fxserve artifact from 'fxtool quantize' (run by the kernels in "
           "C-simulation). Defaults to the shipped tiny model.");
+ABSL_FLAG(std::string, backend, "cpu",
+          "Where a quantized artifact runs: cpu (fast, bit-exact), csim (the "
+          "HLS kernels in C-simulation: the golden model, slow) or fpga.");
 ABSL_FLAG(int, max_tokens, 64, "generate: tokens to generate at most.");
 ABSL_FLAG(float, temperature, 0.8f,
           "generate: sampling temperature; 0 = greedy.");
@@ -74,7 +77,7 @@ absl::StatusOr<std::unique_ptr<Gpt2Tokenizer>> LoadTokenizer(
 namespace {
 
 absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModel() {
-  return LoadModelDir(absl::GetFlag(FLAGS_model));
+  return LoadModelDir(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_backend));
 }
 
 }  // namespace

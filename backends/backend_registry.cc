@@ -1,0 +1,23 @@
+// CreateBackend: the explicit list of backends this build has.
+#include "absl/strings/str_cat.h"
+#include "backends/backend.h"
+#include "backends/cpu/cpu_backend.h"
+#include "backends/csim/csim_backend.h"
+
+namespace fxserve::backends {
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
+    const std::string& name, const model::QuantizedGpt2& model,
+    const BackendOptions& options) {
+  if (name == "cpu") return cpu::CreateCpuBackend(model, options);
+  if (name == "csim") return csim::CreateCSimBackend(model, options);
+  if (name == "fpga") {
+    return absl::UnimplementedError(
+        "the fpga backend is not available in this version of fxserve; use "
+        "--backend=cpu (bit-identical results) or --backend=csim");
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown backend '", name, "'; choose cpu, csim or fpga"));
+}
+
+}  // namespace fxserve::backends
