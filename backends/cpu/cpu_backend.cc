@@ -220,8 +220,7 @@ void CpuBackend::RunLinear(const Linear& linear, const int8_t* x, int tokens,
         for (int o = o0; o < o1; ++o) {
           int64_t sum = int64_t{a[o]} + linear.bias[o];
           if (!linear.mult.empty()) sum *= linear.mult[o];
-          row[o] = static_cast<int32_t>(
-              Requantize(sum, linear.shift[o], linear.out_bits));
+          row[o] = RequantizeNarrow(sum, linear.shift[o], linear.out_bits);
         }
       }
     });

@@ -24,6 +24,34 @@ inline constexpr int kMaxAttentionLength = 65535;
 // [-2^(out_bits-1), 2^(out_bits-1) - 1]. Computed exactly for any int64.
 int64_t Requantize(int64_t value, int shift, int out_bits);
 
+// Requantize() for the hot output stage of the linears, inline and in
+// 64-bit arithmetic: the same result when |value| < 2^61, shift in
+// [-64, 63] and 2 <= out_bits <= 32 (a linear's accumulator times a 16-bit
+// multiplier is below 2^51).
+inline int32_t RequantizeNarrow(int64_t value, int shift, int out_bits) {
+  const int64_t hi = (int64_t{1} << (out_bits - 1)) - 1;
+  const int64_t lo = -hi - 1;
+  int64_t q;
+  if (shift > 0) {
+    // floor((v + half - 1 + odd) / 2^s): ties go to the even neighbour.
+    const int64_t half = int64_t{1} << (shift - 1);
+    q = (value + half - 1 + ((value >> shift) & 1)) >> shift;
+  } else {
+    const int k = -shift;
+    if (value == 0 || k == 0) {
+      q = value;
+    } else if (k >= out_bits - 1) {
+      return static_cast<int32_t>(value > 0 ? hi : lo);
+    } else {
+      const int64_t limit = hi >> k;
+      if (value > limit) return static_cast<int32_t>(hi);
+      if (value < -limit - 1) return static_cast<int32_t>(lo);
+      return static_cast<int32_t>(value * (int64_t{1} << k));
+    }
+  }
+  return static_cast<int32_t>(q < lo ? lo : (q > hi ? hi : q));
+}
+
 // LayerNorm of one vector of n >= 1 residual codes, exactly as
 // kernels::LayerNorm<gpt2::LayerNormConfig<M>> (kernels/norm/README.md with
 // input Q(32,16), G = 4, L = 10, Fy = 22, eps = 1e-5, z in Q(24,16) and y in

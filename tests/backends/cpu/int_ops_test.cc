@@ -1000,3 +1000,37 @@ TEST(CpuIntOpsSpeed, PrintsNsPerCall) {
 
 }  // namespace
 }  // namespace fxserve::backends::cpu
+
+namespace fxserve::backends::cpu {
+namespace {
+
+// The inline fast path equals the exact one over its documented domain.
+TEST(CpuRequantize, NarrowEqualsExact) {
+  std::mt19937_64 rng(42);
+  std::vector<int64_t> values = {0, 1, -1, 2, -2, 3, -3};
+  for (int b = 1; b < 61; ++b) {
+    const int64_t p = int64_t{1} << b;
+    for (int64_t d : {-1, 0, 1}) {
+      values.push_back(p + d);
+      values.push_back(-p + d);
+      values.push_back(p / 2 * 3 + d);  // Ties at several shifts.
+    }
+  }
+  for (int i = 0; i < 2000; ++i) {
+    const int bits = static_cast<int>(rng() % 61);
+    values.push_back(static_cast<int64_t>(rng() >> (63 - bits)) *
+                     (rng() % 2 ? 1 : -1));
+  }
+  for (int out_bits : {2, 8, 16, 20, 24, 32}) {
+    for (int shift = -64; shift <= 63; ++shift) {
+      for (int64_t v : values) {
+        ASSERT_EQ(RequantizeNarrow(v, shift, out_bits),
+                  Requantize(v, shift, out_bits))
+            << v << " shift " << shift << " bits " << out_bits;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fxserve::backends::cpu
