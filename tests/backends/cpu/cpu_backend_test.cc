@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -123,20 +124,30 @@ INSTANTIATE_TEST_SUITE_P(
                           model::ScaleKindName(build.param.second));
     });
 
+// GPT-2 124M's shape: a prompt across the 16-token prefill chunk, then
+// decode steps, W8A8 pow2 and W4A8 fixed.
 TEST(CpuBackend, Gpt2SmallShapeMatchesCSim) {
 #ifdef FXSERVE_SANITIZED
   GTEST_SKIP() << "minutes under sanitizers; checked in the Release build";
 #endif
-  const QuantizedGpt2& q = Quantized(model::Gpt2Config{}, 8, ScaleKind::kPow2);
-  BackendOptions options;
-  options.max_batch = 2;
-  auto cpu = Make("cpu", q, options);
-  auto csim = Make("csim", q, options);
-  ASSERT_TRUE(cpu && csim);
-  const auto expected =
-      RunSequence(*csim, 7, RandomTokens(5, 4), RandomTokens(3, 5));
-  const auto got = RunSequence(*cpu, 7, RandomTokens(5, 4), RandomTokens(3, 5));
-  EXPECT_EQ(got, expected);
+  for (auto [bits, scales, decode_steps] :
+       {std::make_tuple(8, ScaleKind::kPow2, 10),
+        std::make_tuple(4, ScaleKind::kFixed, 2)}) {
+    const QuantizedGpt2& q = Quantized(model::Gpt2Config{}, bits, scales);
+    BackendOptions options;
+    options.max_batch = 2;
+    auto cpu = Make("cpu", q, options);
+    auto csim = Make("csim", q, options);
+    ASSERT_TRUE(cpu && csim);
+    const std::vector<int> prompt = RandomTokens(18, 4);
+    const std::vector<int> decode = RandomTokens(decode_steps, 5);
+    const auto expected = RunSequence(*csim, 7, prompt, decode);
+    const auto got = RunSequence(*cpu, 7, prompt, decode);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t r = 0; r < got.size(); ++r) {
+      ASSERT_EQ(got[r], expected[r]) << "W" << bits << "A8, logit row " << r;
+    }
+  }
 }
 
 // Each sequence's logits are the same alone or in batches of 1..32 mixed
