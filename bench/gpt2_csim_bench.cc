@@ -4,7 +4,7 @@
 // against the float reference (a random model has no meaningful
 // perplexity). One thread. Run:
 //   build/ci/bench/gpt2_csim_bench [--shape=tiny|small|both]
-//       [--prefill-tokens=32] [--decode-tokens=8]
+//       [--prefill_tokens=32] [--decode_tokens=8]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
