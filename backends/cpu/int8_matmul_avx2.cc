@@ -26,7 +26,7 @@
 namespace fxserve::backends::cpu::int8_matmul_internal {
 namespace {
 
-constexpr int kRows = 16;
+constexpr int kRows = PackedWeights::kPanelRows;
 // Tokens per pass over a panel (register budget: 16 ymm); more tokens make
 // more passes over the same panel, which is then in L1/L2.
 constexpr int kMaxTokens = 4;

@@ -24,7 +24,7 @@
 namespace fxserve::backends::cpu::int8_matmul_internal {
 namespace {
 
-constexpr int kRows = 16;
+constexpr int kRows = PackedWeights::kPanelRows;
 // Tokens per pass over a panel; more tokens make more passes over the same
 // panel, which is then in L1/L2 (a panel is at most 128 KiB).
 constexpr int kMaxTokens = 8;
