@@ -90,3 +90,13 @@ if(FXSERVE_BUILD_BENCH)
     fxserve_missing("Google Benchmark" "libbenchmark-dev")
   endif()
 endif()
+
+# cpp-httplib serves the HTTP endpoints (health, /metrics); Debian ships it
+# as a compiled library with a pkg-config file only.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(CPP_HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+if(NOT CPP_HTTPLIB_FOUND)
+  fxserve_missing("cpp-httplib (HTTP endpoints)" "libcpp-httplib-dev")
+endif()

@@ -18,6 +18,9 @@ packages=(
   # RPC and base libraries.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev nlohmann-json3-dev zlib1g-dev
+  # Server: HTTP endpoints (health, Prometheus /metrics); promtool checks the
+  # metrics text in tests; Debian's gRPC for Python runs the Python client.
+  libcpp-httplib-dev prometheus python3-grpcio python3-protobuf
   # Compute libraries: oneDNN (CPU matmul) and XRT (FPGA host API, which
   # links libuuid).
   libdnnl-dev libxrt-dev uuid-dev

@@ -1,0 +1,299 @@
+#include "server/fxserve_server.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "backends/backend.h"
+#include "model/quantized_artifact.h"
+#include "model/tokenizer/gpt2_tokenizer.h"
+#include "server/model_repository.h"
+
+namespace fxserve::server {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     const std::string& what) {
+  std::ifstream file(path);
+  if (!file) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The folder with GPT-2's tokenizer files for a model.
+std::string TokenizerDir(const ServerOptions& options,
+                         const std::string& artifact_dir) {
+  if (!options.tokenizer_dir.empty()) return options.tokenizer_dir;
+  for (const char* name : {"/vocab.json", "/encoder.json"}) {
+    if (std::ifstream(artifact_dir + name)) return artifact_dir;
+  }
+  const char* env = std::getenv("FXSERVE_TOKENIZER_DIR");
+  return env != nullptr ? env : FXSERVE_GPT2_TOKENIZER_DIR;
+}
+
+absl::Status Prefixed(const absl::Status& status, const std::string& prefix) {
+  return absl::Status(status.code(),
+                      absl::StrCat(prefix, ": ", status.message()));
+}
+
+}  // namespace
+
+absl::Status ServerOptions::Validate() const {
+  if (model_repository.empty()) {
+    return absl::InvalidArgumentError("--model-repository is empty");
+  }
+  for (const auto& [name, port, allow_off] :
+       {std::tuple<const char*, int, bool>{"--grpc-port", grpc_port, false},
+        {"--http-port", http_port, true},
+        {"--metrics-port", metrics_port, true}}) {
+    if (port > 65535 || port < (allow_off ? -1 : 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " ", port, " is not a port (0 picks a free one",
+                       allow_off ? ", -1 turns the listener off)" : ")"));
+    }
+  }
+  if (threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
+  if (max_batch < 1) {
+    return absl::InvalidArgumentError("--max-batch must be >= 1");
+  }
+  if (kv_cache_blocks < 0) {
+    return absl::InvalidArgumentError("--kv-cache-blocks must be >= 0");
+  }
+  if (max_queue_size < 0) {
+    return absl::InvalidArgumentError("--max-queue-size must be >= 0");
+  }
+  if (default_max_tokens < 0) {
+    return absl::InvalidArgumentError("--default-max-tokens must be >= 0");
+  }
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both --tls-cert and --tls-key (or neither)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<FxServer>> FxServer::Start(
+    const ServerOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  std::unique_ptr<FxServer> server(new FxServer());
+  std::string token;
+  if (!options.auth_token_file.empty()) {
+    absl::StatusOr<std::string> text =
+        ReadFile(options.auth_token_file, "--auth-token-file");
+    if (!text.ok()) return text.status();
+    token = std::string(absl::StripAsciiWhitespace(*text));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--auth-token-file ", options.auth_token_file, " is empty"));
+    }
+  }
+  if (absl::Status s = server->LoadModels(options); !s.ok()) return s;
+  server->services_ =
+      std::make_unique<ServiceContext>(server->models_, token, FXSERVE_VERSION);
+  if (absl::Status s = server->StartGrpc(options); !s.ok()) return s;
+  if (absl::Status s = server->StartHttp(options); !s.ok()) return s;
+  server->services_->set_ready(true);
+  return server;
+}
+
+absl::Status FxServer::LoadModels(const ServerOptions& options) {
+  absl::StatusOr<std::vector<RepositoryModel>> repository =
+      ScanModelRepository(options.model_repository);
+  if (!repository.ok()) return repository.status();
+  llm_metrics_ = std::make_unique<llm::LlmMetricFamilies>(metrics_);
+  std::map<std::string, std::shared_ptr<const model::Gpt2Tokenizer>> tokenizers;
+  for (RepositoryModel& entry : *repository) {
+    const config::ModelConfig& config = entry.config;
+    const std::string where = absl::StrCat("model ", config.name());
+    if (config.kind() != config::LLM) {
+      return absl::UnimplementedError(absl::StrCat(
+          where, " (", entry.folder,
+          "): detection models are not served yet; only kind: LLM is"));
+    }
+    const std::string backend_name =
+        config.backend().empty() ? options.backend : config.backend();
+    std::fprintf(stderr, "fxserve: loading %s from %s on backend %s...\n",
+                 config.name().c_str(), entry.artifact_dir.c_str(),
+                 backend_name.c_str());
+    if (!model::IsQuantizedArtifact(entry.artifact_dir)) {
+      return absl::NotFoundError(absl::StrCat(
+          where, ": ", entry.artifact_dir, " has no ", model::kArtifactFileName,
+          "; make one with `fxtool quantize --out ", entry.artifact_dir,
+          "` (tools/run.sh does this for the shipped model)"));
+    }
+    absl::StatusOr<model::QuantizedGpt2> weights =
+        model::LoadQuantizedGpt2(entry.artifact_dir);
+    if (!weights.ok()) return Prefixed(weights.status(), where);
+
+    const backends::BackendOptions backend_options{
+        .threads = options.threads,
+        .max_batch =
+            config.max_batch() > 0 ? config.max_batch() : options.max_batch,
+        .kv_block_tokens = options.kv_block_tokens,
+        .kv_blocks = options.kv_cache_blocks};
+    absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
+        backends::CreateBackend(backend_name, *weights, backend_options);
+    if (!backend.ok()) return Prefixed(backend.status(), where);
+
+    const std::string tokenizer_dir = TokenizerDir(options, entry.artifact_dir);
+    std::shared_ptr<const model::Gpt2Tokenizer>& tokenizer =
+        tokenizers[tokenizer_dir];
+    if (tokenizer == nullptr) {
+      absl::StatusOr<std::unique_ptr<model::Gpt2Tokenizer>> loaded =
+          model::Gpt2Tokenizer::LoadFromDir(tokenizer_dir);
+      if (!loaded.ok()) return Prefixed(loaded.status(), where);
+      tokenizer = std::move(*loaded);
+    }
+
+    const config::QueuePolicy& queue = config.queue_policy();
+    const llm::LlmEngineOptions engine_options{
+        .model_name = config.name(),
+        .default_max_tokens = config.llm().default_max_tokens() > 0
+                                  ? config.llm().default_max_tokens()
+                                  : options.default_max_tokens,
+        .max_queue_size = queue.max_queue_size() > 0 ? queue.max_queue_size()
+                                                     : options.max_queue_size,
+        .queue_timeout =
+            absl::Milliseconds(static_cast<int64_t>(queue.queue_timeout_ms())),
+        .priority_levels = std::max(1, queue.priority_levels()),
+        .default_priority = queue.default_priority(),
+        .max_prefill_tokens_per_step =
+            config.llm().max_prefill_tokens_per_step() > 0
+                ? config.llm().max_prefill_tokens_per_step()
+                : 256};
+    const std::string actual_backend = (*backend)->capabilities().name;
+    absl::StatusOr<std::unique_ptr<llm::LlmEngine>> engine =
+        llm::LlmEngine::Create(
+            engine_options, *std::move(backend), tokenizer,
+            llm_metrics_->ForModel(config.name(), actual_backend));
+    if (!engine.ok()) return engine.status();
+    const backends::BackendCapabilities& caps = (*engine)->capabilities();
+    std::fprintf(stderr,
+                 "fxserve: %s ready: backend %s (%s), context %d, max batch "
+                 "%d, KV cache %d blocks x %d tokens\n",
+                 config.name().c_str(), caps.name.c_str(), caps.detail.c_str(),
+                 caps.max_context, caps.max_batch, caps.kv_blocks,
+                 caps.kv_block_tokens);
+    auto served = std::make_unique<ServedModel>();
+    served->repository = entry;
+    served->name = config.name();
+    served->version = absl::StrCat(config.version() > 0 ? config.version() : 1);
+    served->backend = actual_backend;
+    served->engine = *std::move(engine);
+    models_.emplace(config.name(), std::move(served));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FxServer::StartGrpc(const ServerOptions& options) {
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty()) {
+    absl::StatusOr<std::string> cert =
+        ReadFile(options.tls_cert_file, "--tls-cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key =
+        ReadFile(options.tls_key_file, "--tls-key");
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  inference_service_ = std::make_unique<InferenceService>(*services_);
+  health_service_ = std::make_unique<HealthService>(*services_);
+  const std::string address =
+      absl::StrCat(options.bind_address, ":", options.grpc_port);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, credentials, &grpc_port_);
+  builder.RegisterService(inference_service_.get());
+  builder.RegisterService(health_service_.get());
+  // Prompts are small, but leave room for long ones and batched clients.
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", address,
+                     " (port in use or address not local?); pick another with "
+                     "--grpc-port or --bind"));
+  }
+  std::fprintf(stderr, "fxserve: gRPC (KServe v2) listening on %s:%d%s\n",
+               options.bind_address.c_str(), grpc_port_,
+               options.tls_cert_file.empty() ? "" : " (TLS)");
+  return absl::OkStatus();
+}
+
+absl::Status FxServer::StartHttp(const ServerOptions& options) {
+  const HttpHandlers handlers{
+      .live = [] { return true; },
+      .ready = [this] { return services_->ready(); },
+      .metrics_text = [this] { return metrics_.ExpositionText(); }};
+  if (options.http_port >= 0) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
+        HttpEndpoints::Start(options.bind_address, options.http_port,
+                             /*health_routes=*/true, handlers);
+    if (!http.ok()) return Prefixed(http.status(), "--http-port");
+    http_ = *std::move(http);
+    std::fprintf(stderr,
+                 "fxserve: HTTP (/v2/health/live, /v2/health/ready, "
+                 "/metrics) listening on %s:%d\n",
+                 options.bind_address.c_str(), http_->port());
+  }
+  if (options.metrics_port >= 0) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoints>> metrics =
+        HttpEndpoints::Start(options.bind_address, options.metrics_port,
+                             /*health_routes=*/false, handlers);
+    if (!metrics.ok()) return Prefixed(metrics.status(), "--metrics-port");
+    metrics_http_ = *std::move(metrics);
+    std::fprintf(stderr, "fxserve: metrics (/metrics) listening on %s:%d\n",
+                 options.bind_address.c_str(), metrics_http_->port());
+  }
+  return absl::OkStatus();
+}
+
+int FxServer::http_port() const { return http_ ? http_->port() : -1; }
+
+int FxServer::metrics_port() const {
+  return metrics_http_ ? metrics_http_->port() : -1;
+}
+
+void FxServer::Wait() { grpc_server_->Wait(); }
+
+int FxServer::Drain(absl::Duration timeout) {
+  services_->set_ready(false);
+  const absl::Time deadline = absl::Now() + timeout;
+  int cancelled = 0;
+  for (auto& [name, model] : models_) {
+    cancelled += model->engine->Drain(
+        std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  }
+  std::fprintf(
+      stderr, "fxserve: requests drained after %s; closing\n",
+      absl::FormatDuration(absl::Now() - (deadline - timeout)).c_str());
+  // Open calls have had their last response queued; give them a moment
+  // to be written, then close.
+  grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+  std::fprintf(
+      stderr, "fxserve: gRPC closed after %s\n",
+      absl::FormatDuration(absl::Now() - (deadline - timeout)).c_str());
+  if (http_) http_->Stop();
+  if (metrics_http_) metrics_http_->Stop();
+  return cancelled;
+}
+
+FxServer::~FxServer() {
+  if (grpc_server_) grpc_server_->Shutdown();
+  if (http_) http_->Stop();
+  if (metrics_http_) metrics_http_->Stop();
+  models_.clear();  // Engines stop before the metrics they update.
+}
+
+}  // namespace fxserve::server

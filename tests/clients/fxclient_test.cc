@@ -1,0 +1,364 @@
+// The fxclient binary against an in-process fake server: output, exit
+// status, flag spelling and error format.
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "grpc_service.grpc.pb.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/server_context.h"
+#include "gtest/gtest.h"
+#include "health.grpc.pb.h"
+
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+std::string Raw(const std::string& text) {
+  const uint32_t n = static_cast<uint32_t>(text.size());
+  std::string raw;
+  for (int shift = 0; shift < 32; shift += 8) {
+    raw.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+  return raw + text;
+}
+
+inference::ModelInferResponse TextResponse(const std::string& text) {
+  inference::ModelInferResponse response;
+  auto* output = response.add_outputs();
+  output->set_name("text_output");
+  output->set_datatype("BYTES");
+  output->add_shape(1);
+  response.add_raw_output_contents(Raw(text));
+  return response;
+}
+
+// Canned answers; remembers the last inference request and token.
+class FakeServer final : public inference::GRPCInferenceService::Service,
+                         public grpc::health::v1::Health::Service {
+ public:
+  FakeServer() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(
+        static_cast<inference::GRPCInferenceService::Service*>(this));
+    builder.RegisterService(
+        static_cast<grpc::health::v1::Health::Service*>(this));
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeServer() override {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(1));
+  }
+
+  std::string url() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  inference::ModelInferRequest last_request() {
+    absl::MutexLock lock(&mu_);
+    return last_request_;
+  }
+  std::string last_authorization() {
+    absl::MutexLock lock(&mu_);
+    return last_authorization_;
+  }
+
+  grpc::Status ServerLive(grpc::ServerContext* context,
+                          const inference::ServerLiveRequest*,
+                          inference::ServerLiveResponse* response) override {
+    Record(context, nullptr);
+    response->set_live(true);
+    return grpc::Status::OK;
+  }
+  grpc::Status ServerReady(grpc::ServerContext*,
+                           const inference::ServerReadyRequest*,
+                           inference::ServerReadyResponse* response) override {
+    response->set_ready(true);
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelReady(grpc::ServerContext*,
+                          const inference::ModelReadyRequest* request,
+                          inference::ModelReadyResponse* response) override {
+    response->set_ready(request->name() == "tiny-gpt2");
+    return grpc::Status::OK;
+  }
+  grpc::Status ServerMetadata(
+      grpc::ServerContext*, const inference::ServerMetadataRequest*,
+      inference::ServerMetadataResponse* response) override {
+    response->set_name("fxserve");
+    response->set_version("0.1.0");
+    response->add_extensions("model_configuration");
+    response->add_extensions("statistics");
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelMetadata(
+      grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+      inference::ModelMetadataResponse* response) override {
+    if (request->name() != "tiny-gpt2") {
+      return grpc::Status(grpc::NOT_FOUND, "unknown model");
+    }
+    response->set_name("tiny-gpt2");
+    response->add_versions("1");
+    response->set_platform("fxserve_llm");
+    auto* input = response->add_inputs();
+    input->set_name("text_input");
+    input->set_datatype("BYTES");
+    input->add_shape(1);
+    auto* output = response->add_outputs();
+    output->set_name("text_output");
+    output->set_datatype("BYTES");
+    output->add_shape(-1);
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelInfer(grpc::ServerContext* context,
+                          const inference::ModelInferRequest* request,
+                          inference::ModelInferResponse* response) override {
+    Record(context, request);
+    const std::string& prompt = request->inputs(0).contents().bytes_contents(0);
+    if (prompt == "fail") {
+      return grpc::Status(grpc::INVALID_ARGUMENT, "bad prompt");
+    }
+    *response = TextResponse("echo: " + prompt);
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelStreamInfer(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<inference::ModelStreamInferResponse,
+                               inference::ModelInferRequest>* stream) override {
+    inference::ModelInferRequest request;
+    while (stream->Read(&request)) Record(context, &request);
+    for (const char* piece : {"a", "b", "c"}) {
+      inference::ModelStreamInferResponse message;
+      *message.mutable_infer_response() = TextResponse(piece);
+      stream->Write(message);
+    }
+    inference::ModelStreamInferResponse last;
+    (*last.mutable_infer_response()
+          ->mutable_parameters())["triton_final_response"]
+        .set_bool_param(true);
+    stream->Write(last);
+    return grpc::Status::OK;
+  }
+  grpc::Status Check(grpc::ServerContext*,
+                     const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    response->set_status(
+        request->service().empty() || request->service() == "tiny-gpt2"
+            ? grpc::health::v1::HealthCheckResponse::SERVING
+            : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+
+ private:
+  void Record(grpc::ServerContext* context,
+              const inference::ModelInferRequest* request) {
+    absl::MutexLock lock(&mu_);
+    if (request != nullptr) last_request_ = *request;
+    last_authorization_.clear();
+    const auto& metadata = context->client_metadata();
+    if (auto it = metadata.find("authorization"); it != metadata.end()) {
+      last_authorization_.assign(it->second.data(), it->second.size());
+    }
+  }
+
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  absl::Mutex mu_;
+  inference::ModelInferRequest last_request_ ABSL_GUARDED_BY(mu_);
+  std::string last_authorization_ ABSL_GUARDED_BY(mu_);
+};
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ShellQuote(const std::string& arg) {
+  std::string quoted = "'";
+  for (char c : arg) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+Result RunFxclient(const std::vector<std::string>& args) {
+  const std::string out = ::testing::TempDir() + "/fxclient_test.out";
+  const std::string err = ::testing::TempDir() + "/fxclient_test.err";
+  std::vector<std::string> quoted = {ShellQuote(FXCLIENT_PATH)};
+  for (const std::string& arg : args) quoted.push_back(ShellQuote(arg));
+  const std::string command = absl::StrCat(absl::StrJoin(quoted, " "), " >",
+                                           out, " 2>", err, " </dev/null");
+  const int status = std::system(command.c_str());
+  Result result;
+  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = ReadFile(out);
+  result.err = ReadFile(err);
+  return result;
+}
+
+class FxclientTest : public ::testing::Test {
+ protected:
+  Result Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--url", server_.url()});
+    return RunFxclient(args);
+  }
+
+  FakeServer server_;
+};
+
+TEST_F(FxclientTest, HealthExitsZeroWhenServing) {
+  const Result result = Run({"health"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "server live: yes\nserver ready: yes\nhealth (server): SERVING\n");
+}
+
+TEST_F(FxclientTest, HealthExitsOneWhenNotServing) {
+  const Result result = Run({"health", "other"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.out, HasSubstr("model other ready: no\n"));
+  EXPECT_THAT(result.out, HasSubstr("health (other): NOT_SERVING\n"));
+}
+
+TEST_F(FxclientTest, MetadataPrintsServerAndModel) {
+  const Result server = Run({"metadata"});
+  EXPECT_EQ(server.exit_code, 0) << server.err;
+  EXPECT_EQ(server.out,
+            "server: fxserve\nversion: 0.1.0\n"
+            "extensions: model_configuration, statistics\n");
+  const Result model = Run({"metadata", "tiny-gpt2"});
+  EXPECT_EQ(model.exit_code, 0) << model.err;
+  EXPECT_THAT(model.out, HasSubstr("model: tiny-gpt2\nversions: 1\n"));
+  EXPECT_THAT(model.out, HasSubstr("inputs:\n  text_input       BYTES  [1]\n"));
+  EXPECT_THAT(model.out,
+              HasSubstr("outputs:\n  text_output      BYTES  [-1]\n"));
+}
+
+TEST_F(FxclientTest, GeneratePrintsTheTextAndSendsTheFlags) {
+  const Result result =
+      Run({"generate", "--max-tokens", "7", "--temperature=0.5", "--top_k", "3",
+           "--top-p", "0.25", "--seed", "11", "--request-id", "r-1",
+           "Hello there"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "echo: Hello there\n");
+  EXPECT_THAT(result.err, IsEmpty());
+  const inference::ModelInferRequest request = server_.last_request();
+  EXPECT_EQ(request.model_name(), "tiny-gpt2");
+  EXPECT_EQ(request.id(), "r-1");
+  std::vector<std::string> inputs;
+  for (const auto& input : request.inputs()) {
+    inputs.push_back(input.name() + "=" + input.contents().ShortDebugString());
+  }
+  EXPECT_THAT(
+      inputs,
+      ElementsAre("text_input=bytes_contents: \"Hello there\"",
+                  "max_tokens=int_contents: 7",
+                  "temperature=fp32_contents: 0.5", "top_k=int_contents: 3",
+                  "top_p=fp32_contents: 0.25", "seed=uint64_contents: 11"));
+}
+
+TEST_F(FxclientTest, GenerateStreamPrintsThePieces) {
+  const Result result = Run({"generate", "--stream", "Hi"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "abc\n");
+  const inference::ModelInferRequest request = server_.last_request();
+  ASSERT_EQ(request.inputs_size(), 2);
+  EXPECT_EQ(request.inputs(1).name(), "stream");
+}
+
+TEST_F(FxclientTest, DoubleDashEndsTheFlags) {
+  const Result result = Run({"generate", "--", "--not-a-flag"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "echo: --not-a-flag\n");
+}
+
+TEST_F(FxclientTest, ServerErrorsPrintTheCodeAndExitOne) {
+  const Result result = Run({"generate", "fail"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.out, IsEmpty());
+  EXPECT_EQ(result.err, "fxclient: INVALID_ARGUMENT: bad prompt\n");
+  const Result metadata = Run({"metadata", "nope"});
+  EXPECT_EQ(metadata.exit_code, 1);
+  EXPECT_EQ(metadata.err, "fxclient: NOT_FOUND: unknown model\n");
+}
+
+TEST_F(FxclientTest, SendsTheTokenFromTheTokenFile) {
+  const std::string path = ::testing::TempDir() + "/fxclient_test.token";
+  std::ofstream(path) << "tok123\n";
+  const Result result = Run({"--token-file", path, "health"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(server_.last_authorization(), "Bearer tok123");
+  std::remove(path.c_str());
+}
+
+TEST_F(FxclientTest, MissingTokenFileIsAnError) {
+  const Result result = Run({"--token-file", "/nonexistent/token", "health"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err,
+              StartsWith("fxclient: NOT_FOUND: cannot read the token file "
+                         "'/nonexistent/token'"));
+}
+
+TEST_F(FxclientTest, UsageErrorsExitTwo) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frobnicate"},
+      {"generate"},
+      {"generate", "one", "two"},
+      {"metadata", "a", "b"},
+      {"--no-such-flag", "health"},
+      {"generate", "--max-tokens", "many", "x"},
+      {"generate", "x", "--seed"},
+      {"--timeout-ms=-5", "health"},
+  };
+  for (const std::vector<std::string>& args : cases) {
+    const Result result = Run(args);
+    const std::string name = absl::StrJoin(args, " ");
+    EXPECT_EQ(result.exit_code, 2) << name;
+    EXPECT_THAT(result.err, StartsWith("fxclient: ")) << name;
+    EXPECT_THAT(result.err, HasSubstr("Usage: fxclient")) << name;
+  }
+}
+
+TEST(FxclientNoServerTest, HelpExitsZero) {
+  const Result result = RunFxclient({"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, HasSubstr("generate [--stream]"));
+}
+
+TEST(FxclientNoServerTest, UnreachableServerIsUnavailable) {
+  const Result result =
+      RunFxclient({"--url", "127.0.0.1:1", "--timeout-ms", "30000", "health"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, StartsWith("fxclient: UNAVAILABLE: "));
+}
+
+}  // namespace
