@@ -21,6 +21,8 @@ packages=(
   # Server: HTTP endpoints (health, Prometheus /metrics); promtool checks the
   # metrics text in tests; Debian's gRPC for Python runs the Python client.
   libcpp-httplib-dev prometheus python3-grpcio python3-protobuf
+  # Makes the throwaway TLS certificate of the TLS end-to-end test.
+  openssl
   # Compute libraries: oneDNN (CPU matmul) and XRT (FPGA host API, which
   # links libuuid).
   libdnnl-dev libxrt-dev uuid-dev

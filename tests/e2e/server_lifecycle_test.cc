@@ -32,6 +32,12 @@ client::ClientOptions UrlOptions(const std::string& url,
   return options;
 }
 
+#ifdef FXSERVE_SANITIZED
+constexpr int kSlowTokens = 4;  // C-simulation under ASan is ~30x slower.
+#else
+constexpr int kSlowTokens = 16;
+#endif
+
 constexpr char kKvUsed[] =
     "fxserve_kv_cache_blocks_used{model=\"tiny-gpt2\",backend=\"csim\"}";
 constexpr char kRunning[] =
@@ -133,7 +139,7 @@ TEST(ServerQueueTest, FullQueueIsResourceExhausted) {
   auto client = MakeClient(**server);
   ASSERT_NE(client, nullptr);
   GenerateOptions options;
-  options.max_tokens = 12;
+  options.max_tokens = kSlowTokens;
   options.seed = 4;
   absl::Notification first_running;
   std::vector<absl::Status> results(2);
@@ -198,13 +204,45 @@ TEST(ServerAuthTest, BearerTokenIsRequired) {
   EXPECT_TRUE(authorized->Generate("hi", options).ok());
 }
 
+TEST(ServerTlsTest, ServesOverTls) {
+  // A throwaway self-signed certificate for 127.0.0.1.
+  const std::string dir = MakeTempDir();
+  const CommandResult openssl =
+      RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048",
+                  "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext",
+                  "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/key.pem",
+                  "-out", dir + "/cert.pem"});
+  ASSERT_EQ(openssl.status, 0)
+      << "openssl (run tools/install-deps.sh): " << openssl.err;
+  auto server = ServerProcess::Start(
+      {"--tls-cert=" + dir + "/cert.pem", "--tls-key=" + dir + "/key.pem"});
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  client::ClientOptions tls = UrlOptions((*server)->grpc_url());
+  tls.tls_ca_file = dir + "/cert.pem";
+  auto secure = InferenceClient::Create(tls);
+  ASSERT_TRUE(secure.ok()) << secure.status();
+  GenerateOptions options;
+  options.max_tokens = 5;
+  options.seed = 3;
+  absl::StatusOr<std::string> text = (*secure)->Generate("Over TLS", options);
+  EXPECT_TRUE(text.ok()) << text.status();
+
+  // A plaintext client cannot talk to the TLS port.
+  client::ClientOptions plain = UrlOptions((*server)->grpc_url());
+  plain.default_timeout = absl::Seconds(5);
+  auto insecure = InferenceClient::Create(plain);
+  ASSERT_TRUE(insecure.ok());
+  EXPECT_FALSE((*insecure)->ServerLive().ok());
+}
+
 TEST(ServerShutdownTest, SigtermDrainsInFlightRequests) {
   auto server = ServerProcess::Start({"--backend=csim"});
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = MakeClient(**server);
   ASSERT_NE(client, nullptr);
   GenerateOptions options;
-  options.max_tokens = 16;
+  options.max_tokens = kSlowTokens;
   options.seed = 8;
   options.temperature = 0.0f;  // Greedy: no early end of text.
   absl::Notification streaming;
