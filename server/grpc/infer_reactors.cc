@@ -31,6 +31,7 @@ absl::StatusOr<std::pair<ServedModel*, ParsedLlmRequest>> Prepare(
   if (!model.ok()) return model.status();
   absl::StatusOr<ParsedLlmRequest> parsed = ParseLlmRequest(request);
   if (!parsed.ok()) {
+    (*model)->engine->RecordRejected(parsed.status());
     return absl::Status(parsed.status().code(),
                         absl::StrCat("model ", request.model_name(), ": ",
                                      parsed.status().message()));

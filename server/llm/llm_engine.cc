@@ -119,6 +119,18 @@ int LlmEngine::CountTokens(const std::string& text) const {
 
 absl::StatusOr<RequestId> LlmEngine::Submit(LlmRequest request,
                                             LlmCallbacks callbacks) {
+  absl::StatusOr<RequestId> id =
+      Admit(std::move(request), std::move(callbacks));
+  if (!id.ok()) RecordRejected(id.status());
+  return id;
+}
+
+void LlmEngine::RecordRejected(const absl::Status& status) {
+  metrics_.CountFailure(ReasonLabel(status));
+}
+
+absl::StatusOr<RequestId> LlmEngine::Admit(LlmRequest request,
+                                           LlmCallbacks callbacks) {
   const absl::Time arrival = absl::Now();
   if (std::optional<size_t> bad = FindInvalidUtf8(request.prompt)) {
     return absl::InvalidArgumentError(
@@ -184,7 +196,7 @@ absl::StatusOr<RequestId> LlmEngine::Submit(LlmRequest request,
     return s;
   }
   requests_.emplace(id, std::move(state));
-  UpdateGauges();
+  UpdateQueueGauges();  // Not the KV gauges: the backend may be mid-step.
   return id;
 }
 
@@ -220,9 +232,13 @@ int LlmEngine::in_flight() const {
   return static_cast<int>(requests_.size());
 }
 
-void LlmEngine::UpdateGauges() {
+void LlmEngine::UpdateQueueGauges() {
   metrics_.pending_requests->Set(scheduler_.waiting());
   metrics_.running_requests->Set(scheduler_.running());
+}
+
+void LlmEngine::UpdateGauges() {
+  UpdateQueueGauges();
   const int used = capabilities_.kv_blocks - backend_->FreeKvBlocks();
   metrics_.kv_blocks_used->Set(used);
   metrics_.kv_usage_ratio->Set(static_cast<double>(used) /

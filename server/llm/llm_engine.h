@@ -91,6 +91,10 @@ class LlmEngine {
   // to finish; cancels any left. Returns how many were cancelled.
   int Drain(absl::Duration timeout);
 
+  // Counts a request refused before it reached Submit (bad inputs for
+  // this model) in the failure metrics, as Submit counts its own refusals.
+  void RecordRejected(const absl::Status& status);
+
   int in_flight() const;
   const backends::BackendCapabilities& capabilities() const {
     return capabilities_;
@@ -122,6 +126,7 @@ class LlmEngine {
             std::shared_ptr<const model::Gpt2Tokenizer> tokenizer,
             const LlmMetrics& metrics);
 
+  absl::StatusOr<RequestId> Admit(LlmRequest request, LlmCallbacks callbacks);
   void Loop();
   // Removes requests that were cancelled or ran out of time.
   void ExpireRequests(absl::Time now, std::vector<Event>& events)
@@ -134,6 +139,8 @@ class LlmEngine {
   void SampleNext(RequestId id, absl::Span<const int32_t> logits,
                   absl::Time now, std::vector<Event>& events)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateQueueGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Also reads the backend's KV usage: engine thread only.
   void UpdateGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LlmEngineOptions options_;

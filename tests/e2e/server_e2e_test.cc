@@ -274,6 +274,22 @@ TEST_F(ServerE2eTest, BadRequestOnAStreamKeepsTheStreamAndServer) {
   ExpectServerAlive();
 }
 
+TEST_F(ServerE2eTest, RefusedRequestsAreCountedAsFailures) {
+  const std::string sample =
+      "fxserve_request_failure_total{model=\"tiny-gpt2\",backend=\"cpu\","
+      "reason=\"invalid_argument\"}";
+  const double before = server_->MetricValue(sample).value_or(0);
+  GenerateOptions options;
+  options.max_tokens = -5;
+  EXPECT_FALSE(client_->Generate("hi", options).ok());
+  inference::ModelInferRequest request = PromptRequest("hi");
+  request.mutable_inputs(0)->set_datatype("FP32");
+  EXPECT_FALSE(RawInfer(request).ok());
+  absl::StatusOr<double> after = server_->MetricValue(sample);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, before + 2);
+}
+
 TEST_F(ServerE2eTest, FxclientCli) {
   const std::string url = "--url=" + server_->grpc_url();
   const CommandResult health = RunCommand({FXCLIENT_BINARY, url, "health"});
