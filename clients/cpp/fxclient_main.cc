@@ -1,5 +1,6 @@
 // fxclient: talks to a running fxserve over gRPC (see kUsage). Flags may be
 // written --max-tokens or --max_tokens, before or after the command.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -8,6 +9,8 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
@@ -19,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "clients/cpp/bench.h"
 #include "clients/cpp/inference_client.h"
 
 ABSL_FLAG(std::string, url, "127.0.0.1:8001", "Server address, HOST:PORT.");
@@ -32,25 +36,45 @@ ABSL_FLAG(int64_t, timeout_ms, 0,
           "30 s for health and metadata.");
 ABSL_FLAG(bool, stream, false,
           "generate: stream the text piece by piece (ModelStreamInfer).");
-ABSL_FLAG(std::string, model, "tiny-gpt2", "generate: the model to run.");
+ABSL_FLAG(std::string, model, "tiny-gpt2",
+          "generate, bench: the model to run.");
 ABSL_FLAG(std::optional<int>, max_tokens, std::nullopt,
-          "generate: tokens to generate at most (default: the server's).");
+          "generate, bench: tokens to generate at most (default: the "
+          "server's for generate, 32 for bench).");
 ABSL_FLAG(std::optional<float>, temperature, std::nullopt,
-          "generate: sampling temperature; 0 = greedy.");
+          "generate, bench: sampling temperature; 0 = greedy.");
 ABSL_FLAG(std::optional<int>, top_k, std::nullopt,
-          "generate: sample from the k likeliest tokens; 0 = all.");
+          "generate, bench: sample from the k likeliest tokens; 0 = all.");
 ABSL_FLAG(std::optional<float>, top_p, std::nullopt,
-          "generate: nucleus sampling mass; 1 = off.");
+          "generate, bench: nucleus sampling mass; 1 = off.");
 ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
-          "generate: random seed (same seed, same text).");
+          "generate: random seed (same seed, same text); bench: base seed, "
+          "request i uses seed + i (default 0).");
 ABSL_FLAG(std::string, request_id, "",
           "generate: request id, echoed by the server in its responses.");
+ABSL_FLAG(int, concurrency, 16,
+          "bench: clients (one channel and thread each) sending at once.");
+ABSL_FLAG(int64_t, requests, 128, "bench: requests to send in all.");
+ABSL_FLAG(std::string, prompt, "Once upon a time",
+          "bench: the prompt; request i sends it + \" i\" unless "
+          "--prompt-fixed.");
+ABSL_FLAG(bool, prompt_fixed, false,
+          "bench: send --prompt unchanged in every request.");
+ABSL_FLAG(double, duration_s, 0,
+          "bench: stop starting requests after this many seconds; 0 = no "
+          "limit but --requests.");
+ABSL_FLAG(bool, json, false, "bench: print the summary as one JSON object.");
 
 namespace {
 
+using fxserve::client::BenchOptions;
+using fxserve::client::BenchSummary;
 using fxserve::client::ClientOptions;
+using fxserve::client::FormatSummaryJson;
+using fxserve::client::FormatSummaryText;
 using fxserve::client::GenerateOptions;
 using fxserve::client::InferenceClient;
+using fxserve::client::RunBench;
 
 constexpr char kUsageLine[] =
     "Usage: fxclient [--url HOST:PORT] [--token-file F] [--tls-ca F] "
@@ -72,13 +96,27 @@ constexpr char kUsage[] =
     "\"prompt\"\n"
     "                    Generate text from the prompt and print it;\n"
     "                    --stream prints the pieces as they arrive.\n"
+    "  bench [--concurrency 16] [--requests 128] [--max-tokens 32]\n"
+    "        [--model M] [--prompt P] [--prompt-fixed] [--seed S]\n"
+    "        [--duration-s N] [--json]\n"
+    "                    Load test: --concurrency clients (one channel\n"
+    "                    each) run streamed generations back to back until\n"
+    "                    --requests were sent (or --duration-s passed).\n"
+    "                    Request i uses seed S+i and prompt P+\" i\". Prints\n"
+    "                    progress to stderr, then ok/failed, req/s,\n"
+    "                    pieces/s (pieces ~ tokens) and TTFT, inter-piece\n"
+    "                    and end-to-end latency percentiles in ms (or one\n"
+    "                    JSON object with --json). Exits 1 if any request\n"
+    "                    failed. --temperature, --top-k and --top-p are\n"
+    "                    sent as given.\n"
     "\n"
     "Global flags:\n"
     "  --url HOST:PORT   Server address (default 127.0.0.1:8001).\n"
     "  --token-file F    Send the bearer token in F on every call.\n"
     "  --tls-ca F        Use TLS, trusting the PEM root certificates in F.\n"
     "  --timeout-ms N    Deadline of every call; 0 (default) = none for\n"
-    "                    generate, 30 s for health and metadata.\n"
+    "                    generate and bench requests, 30 s for health\n"
+    "                    and metadata.\n"
     "\n"
     "Put '--' before a prompt that starts with '--'. Exit status: 0 success,\n"
     "1 error (printed as 'fxclient: CODE: message'), 2 usage error.";
@@ -173,7 +211,7 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
-absl::StatusOr<std::unique_ptr<InferenceClient>> CreateClient() {
+absl::StatusOr<ClientOptions> ClientOptionsFromFlags() {
   ClientOptions options;
   options.url = absl::GetFlag(FLAGS_url);
   options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
@@ -186,7 +224,13 @@ absl::StatusOr<std::unique_ptr<InferenceClient>> CreateClient() {
   if (const int64_t ms = absl::GetFlag(FLAGS_timeout_ms); ms > 0) {
     options.default_timeout = absl::Milliseconds(ms);
   }
-  return InferenceClient::Create(options);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<InferenceClient>> CreateClient() {
+  absl::StatusOr<ClientOptions> options = ClientOptionsFromFlags();
+  if (!options.ok()) return options.status();
+  return InferenceClient::Create(*options);
 }
 
 const char* YesNo(bool value) { return value ? "yes" : "no"; }
@@ -285,6 +329,57 @@ int RunGenerate(const InferenceClient& client, const std::string& prompt) {
   return 0;
 }
 
+// The bench options from the flags, except `client`; a usage error when a
+// value is out of range.
+std::variant<BenchOptions, UsageError> BenchOptionsFromFlags() {
+  BenchOptions options;
+  options.generate.model = absl::GetFlag(FLAGS_model);
+  options.generate.max_tokens = absl::GetFlag(FLAGS_max_tokens).value_or(32);
+  options.generate.temperature = absl::GetFlag(FLAGS_temperature);
+  options.generate.top_k = absl::GetFlag(FLAGS_top_k);
+  options.generate.top_p = absl::GetFlag(FLAGS_top_p);
+  if (const int64_t ms = absl::GetFlag(FLAGS_timeout_ms); ms > 0) {
+    options.generate.timeout = absl::Milliseconds(ms);
+  }
+  options.concurrency = absl::GetFlag(FLAGS_concurrency);
+  options.requests = absl::GetFlag(FLAGS_requests);
+  options.prompt = absl::GetFlag(FLAGS_prompt);
+  options.prompt_fixed = absl::GetFlag(FLAGS_prompt_fixed);
+  options.seed = absl::GetFlag(FLAGS_seed).value_or(0);
+  const double duration_s = absl::GetFlag(FLAGS_duration_s);
+  // !(>= 0) also catches NaN.
+  if (!(duration_s >= 0) || std::isinf(duration_s)) {
+    return UsageError{"--duration-s must be 0 (no limit) or positive"};
+  }
+  if (duration_s > 0) options.duration = absl::Seconds(duration_s);
+  if (absl::Status status = options.Validate(); !status.ok()) {
+    return UsageError{std::string(status.message())};
+  }
+  return options;
+}
+
+// bench [flags]
+int RunBenchCommand(BenchOptions options) {
+  absl::StatusOr<ClientOptions> client = ClientOptionsFromFlags();
+  if (!client.ok()) return Fail(client.status());
+  options.client = *std::move(client);
+  absl::StatusOr<BenchSummary> summary = RunBench(
+      options,
+      [](int64_t done, int64_t failed, int64_t total, absl::Duration elapsed) {
+        std::fprintf(
+            stderr, "fxclient bench: %lld/%lld done, %lld failed, %.1f s\n",
+            static_cast<long long>(done), static_cast<long long>(total),
+            static_cast<long long>(failed), absl::ToDoubleSeconds(elapsed));
+      });
+  if (!summary.ok()) return Fail(summary.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", FormatSummaryJson(*summary, options).c_str());
+  } else {
+    std::printf("%s", FormatSummaryText(*summary, options).c_str());
+  }
+  return summary->failed > 0 ? 1 : 0;
+}
+
 int Usage(const std::string& message) {
   std::fprintf(stderr,
                "fxclient: %s\n%s\nRun 'fxclient --help' for the commands.\n",
@@ -328,6 +423,16 @@ int main(int argc, char** argv) {
           "generate takes exactly one prompt argument (quote it; put '--' "
           "before a prompt that starts with '--')");
     }
+  } else if (command == "bench") {
+    if (!rest.empty()) {
+      return Usage(absl::StrCat("bench takes no arguments (got '", rest[0],
+                                "'); give the prompt with --prompt"));
+    }
+    std::variant<BenchOptions, UsageError> options = BenchOptionsFromFlags();
+    if (auto* error = std::get_if<UsageError>(&options)) {
+      return Usage(error->message);
+    }
+    return RunBenchCommand(std::get<BenchOptions>(std::move(options)));
   } else {
     return Usage(absl::StrCat("unknown command '", command, "'"));
   }

@@ -95,9 +95,14 @@ absl::StatusOr<std::unique_ptr<InferenceClient>> InferenceClient::Create(
     ssl.pem_root_certs = *std::move(pem);
     credentials = grpc::SslCredentials(ssl);
   }
-  // CreateChannel connects lazily, on the first call.
+  // Channels connect lazily, on the first call. gRPC shares one connection
+  // between channels to the same target unless each has its own pool.
+  grpc::ChannelArguments arguments;
+  if (options.own_connection) {
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  }
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options.url, credentials);
+      grpc::CreateCustomChannel(options.url, credentials, arguments);
   return std::unique_ptr<InferenceClient>(
       new InferenceClient(options, std::move(channel)));
 }

@@ -33,6 +33,9 @@ struct ClientOptions {
   std::string tls_ca_file;
   // Deadline of the health and metadata calls; infinite means none.
   // Generation calls use GenerateOptions::timeout instead.
+  // A TCP connection of its own instead of the one gRPC shares between
+  // clients of the same url in a process (load tests want their own).
+  bool own_connection = false;
   absl::Duration default_timeout = absl::Seconds(30);
 
   // InvalidArgument for an empty url, a non-positive default_timeout or a

@@ -1,5 +1,5 @@
 // The fxclient binary against an in-process fake server: output, exit
-// status, flag spelling and error format.
+// status, flag spelling and error format, and bench's counts.
 #include <sys/wait.h>
 
 #include <chrono>
@@ -22,13 +22,16 @@
 #include "grpcpp/server_context.h"
 #include "gtest/gtest.h"
 #include "health.grpc.pb.h"
+#include "nlohmann/json.hpp"
 
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
+using ::testing::UnorderedElementsAreArray;
 
 std::string Raw(const std::string& text) {
   const uint32_t n = static_cast<uint32_t>(text.size());
@@ -77,6 +80,11 @@ class FakeServer final : public inference::GRPCInferenceService::Service,
   std::string last_authorization() {
     absl::MutexLock lock(&mu_);
     return last_authorization_;
+  }
+  // Every ModelStreamInfer request, in arrival order.
+  std::vector<inference::ModelInferRequest> stream_requests() {
+    absl::MutexLock lock(&mu_);
+    return stream_requests_;
   }
 
   grpc::Status ServerLive(grpc::ServerContext* context,
@@ -137,12 +145,34 @@ class FakeServer final : public inference::GRPCInferenceService::Service,
     *response = TextResponse("echo: " + prompt);
     return grpc::Status::OK;
   }
+  // Answers "a", "b", "c". Fails an unknown model with NOT_FOUND, and a
+  // prompt starting "flaky" with an odd seed with an error_message, so that
+  // bench sees a known mix of successes and failures.
   grpc::Status ModelStreamInfer(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<inference::ModelStreamInferResponse,
                                inference::ModelInferRequest>* stream) override {
     inference::ModelInferRequest request;
-    while (stream->Read(&request)) Record(context, &request);
+    while (stream->Read(&request)) {
+      Record(context, &request);
+      absl::MutexLock lock(&mu_);
+      stream_requests_.push_back(request);
+    }
+    if (request.model_name() != "tiny-gpt2") {
+      return grpc::Status(
+          grpc::NOT_FOUND,
+          absl::StrCat("unknown model '", request.model_name(), "'"));
+    }
+    const std::string& prompt = request.inputs(0).contents().bytes_contents(0);
+    for (const auto& input : request.inputs()) {
+      if (input.name() == "seed" && prompt.rfind("flaky", 0) == 0 &&
+          input.contents().uint64_contents(0) % 2 == 1) {
+        inference::ModelStreamInferResponse error;
+        error.set_error_message("INVALID_ARGUMENT: flaky failure");
+        stream->Write(error);
+        return grpc::Status::OK;
+      }
+    }
     for (const char* piece : {"a", "b", "c"}) {
       inference::ModelStreamInferResponse message;
       *message.mutable_infer_response() = TextResponse(piece);
@@ -182,6 +212,8 @@ class FakeServer final : public inference::GRPCInferenceService::Service,
   absl::Mutex mu_;
   inference::ModelInferRequest last_request_ ABSL_GUARDED_BY(mu_);
   std::string last_authorization_ ABSL_GUARDED_BY(mu_);
+  std::vector<inference::ModelInferRequest> stream_requests_
+      ABSL_GUARDED_BY(mu_);
 };
 
 struct Result {
@@ -327,6 +359,147 @@ TEST_F(FxclientTest, MissingTokenFileIsAnError) {
                          "'/nonexistent/token'"));
 }
 
+// The seed and prompt of every request bench sent, as "seed:prompt".
+std::vector<std::string> SeedsAndPrompts(
+    const std::vector<inference::ModelInferRequest>& requests) {
+  std::vector<std::string> sent;
+  for (const inference::ModelInferRequest& request : requests) {
+    std::string seed = "none";
+    for (const auto& input : request.inputs()) {
+      if (input.name() == "seed") {
+        seed = absl::StrCat(input.contents().uint64_contents(0));
+      }
+    }
+    sent.push_back(absl::StrCat(
+        seed, ":", request.inputs(0).contents().bytes_contents(0)));
+  }
+  return sent;
+}
+
+nlohmann::json ParseJson(const std::string& text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  EXPECT_FALSE(json.is_discarded()) << text;
+  return json;
+}
+
+TEST_F(FxclientTest, BenchJsonCountsEveryRequest) {
+  const Result result = Run({"bench", "--concurrency", "4", "--requests", "12",
+                             "--json", "--seed", "100", "--prompt", "Hi"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = ParseJson(result.out);
+  EXPECT_EQ(json["requests"], 12);
+  EXPECT_EQ(json["sent"], 12);
+  EXPECT_EQ(json["ok"], 12);
+  EXPECT_EQ(json["failed"], 0);
+  EXPECT_EQ(json["errors"], nlohmann::json::array());
+  EXPECT_EQ(json["concurrency"], 4);
+  EXPECT_EQ(json["max_tokens"], 32);
+  EXPECT_EQ(json["stopped_by_duration"], false);
+  // The fake answers every request with the three pieces "a", "b", "c".
+  EXPECT_EQ(json["pieces"], 36);
+  EXPECT_EQ(json["ttft_ms"]["count"], 12);
+  EXPECT_EQ(json["inter_piece_ms"]["count"], 24);
+  EXPECT_EQ(json["e2e_ms"]["count"], 12);
+  for (const char* stat : {"ttft_ms", "inter_piece_ms", "e2e_ms"}) {
+    for (const char* key : {"mean", "p50", "p90", "p99", "max"}) {
+      EXPECT_TRUE(json[stat][key].is_number()) << stat << "." << key;
+    }
+    EXPECT_LE(json[stat]["p50"].get<double>(), json[stat]["p90"].get<double>())
+        << stat;
+    EXPECT_LE(json[stat]["p99"].get<double>(), json[stat]["max"].get<double>())
+        << stat;
+  }
+
+  // Request i: seed 100 + i, prompt "Hi i", streamed, 32 tokens; in
+  // whatever order they arrived.
+  const std::vector<inference::ModelInferRequest> requests =
+      server_.stream_requests();
+  std::vector<std::string> expected;
+  for (int i = 0; i < 12; ++i)
+    expected.push_back(absl::StrCat(100 + i, ":Hi ", i));
+  EXPECT_THAT(SeedsAndPrompts(requests), UnorderedElementsAreArray(expected));
+  for (const inference::ModelInferRequest& request : requests) {
+    EXPECT_EQ(request.model_name(), "tiny-gpt2");
+    std::vector<std::string> names;
+    for (const auto& input : request.inputs()) names.push_back(input.name());
+    EXPECT_THAT(names,
+                ElementsAre("text_input", "max_tokens", "seed", "stream"));
+    EXPECT_EQ(request.inputs(1).contents().int_contents(0), 32);
+  }
+}
+
+TEST_F(FxclientTest, BenchReportsFailedRequests) {
+  // The fake fails "flaky" prompts with an odd seed: 101, 103, ..., 111.
+  const Result result = Run({"bench", "--concurrency", "4", "--requests", "12",
+                             "--json", "--seed", "100", "--prompt", "flaky"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const nlohmann::json json = ParseJson(result.out);
+  EXPECT_EQ(json["sent"], 12);
+  EXPECT_EQ(json["ok"], 6);
+  EXPECT_EQ(json["failed"], 6);
+  EXPECT_EQ(
+      json["errors"],
+      nlohmann::json::parse(
+          R"([{"message":"INVALID_ARGUMENT: flaky failure","count":6}])"));
+  // Only the successful requests count in throughput and latency.
+  EXPECT_EQ(json["pieces"], 18);
+  EXPECT_EQ(json["ttft_ms"]["count"], 6);
+  EXPECT_EQ(json["e2e_ms"]["count"], 6);
+}
+
+TEST_F(FxclientTest, BenchTextReportOfAnUnknownModel) {
+  const Result result = Run(
+      {"bench", "--model", "nope", "--concurrency", "2", "--requests", "5"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("requests:      0 ok, 5 failed (5 sent of "
+                                    "5)\n"));
+  EXPECT_THAT(result.out, HasSubstr("errors:        first 1 distinct, with "
+                                    "counts\n  5 x NOT_FOUND: unknown model "
+                                    "'nope'\n"));
+  // No successful request: every statistic is empty.
+  EXPECT_THAT(result.out,
+              HasSubstr("  TTFT                0         -         -         -"
+                        "         -         -\n"));
+  EXPECT_THAT(result.out, HasSubstr("pieces ~ tokens"));
+}
+
+TEST_F(FxclientTest, BenchTextReportOfASuccessfulRun) {
+  const Result result = Run({"bench", "--requests", "3", "--max-tokens", "7"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              StartsWith(absl::StrCat(
+                  "fxclient bench: model tiny-gpt2 at ", server_.url(),
+                  ", 3 requests, concurrency 3, max tokens 7, "
+                  "seed 0\n")));
+  EXPECT_THAT(result.out, HasSubstr("requests:      3 ok, 0 failed (3 sent of "
+                                    "3)\n"));
+  EXPECT_THAT(result.out, HasSubstr("output:        9 pieces, 3.0 per ok "
+                                    "request\n"));
+  EXPECT_THAT(result.out, Not(HasSubstr("errors:")));
+}
+
+TEST_F(FxclientTest, BenchPromptFixedSendsThePromptUnchanged) {
+  const Result result = Run({"bench", "--requests", "3", "--concurrency", "1",
+                             "--prompt", "Same", "--prompt-fixed", "--json"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  // One client: the requests arrive in index order.
+  EXPECT_THAT(SeedsAndPrompts(server_.stream_requests()),
+              ElementsAre("0:Same", "1:Same", "2:Same"));
+}
+
+TEST_F(FxclientTest, BenchDurationStopsStartingRequests) {
+  // Without --duration-s this would run (practically) forever.
+  const Result result =
+      Run({"bench", "--requests", "1000000000", "--concurrency", "2",
+           "--duration-s", "0.3", "--json"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = ParseJson(result.out);
+  EXPECT_EQ(json["stopped_by_duration"], true);
+  EXPECT_LT(json["sent"].get<int64_t>(), 1000000000);
+  EXPECT_EQ(json["ok"], json["sent"]);
+  EXPECT_EQ(json["failed"], 0);
+}
+
 TEST_F(FxclientTest, UsageErrorsExitTwo) {
   const std::vector<std::vector<std::string>> cases = {
       {},
@@ -338,6 +511,13 @@ TEST_F(FxclientTest, UsageErrorsExitTwo) {
       {"generate", "--max-tokens", "many", "x"},
       {"generate", "x", "--seed"},
       {"--timeout-ms=-5", "health"},
+      {"bench", "a prompt"},
+      {"bench", "--concurrency", "0"},
+      {"bench", "--concurrency", "100000"},
+      {"bench", "--requests", "0"},
+      {"bench", "--max-tokens", "0"},
+      {"bench", "--duration-s", "-1"},
+      {"bench", "--duration-s", "nan"},
   };
   for (const std::vector<std::string>& args : cases) {
     const Result result = Run(args);
@@ -352,6 +532,7 @@ TEST(FxclientNoServerTest, HelpExitsZero) {
   const Result result = RunFxclient({"--help"});
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_THAT(result.out, HasSubstr("generate [--stream]"));
+  EXPECT_THAT(result.out, HasSubstr("bench [--concurrency 16]"));
 }
 
 TEST(FxclientNoServerTest, UnreachableServerIsUnavailable) {
@@ -359,6 +540,15 @@ TEST(FxclientNoServerTest, UnreachableServerIsUnavailable) {
       RunFxclient({"--url", "127.0.0.1:1", "--timeout-ms", "30000", "health"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err, StartsWith("fxclient: UNAVAILABLE: "));
+}
+
+TEST(FxclientNoServerTest, BenchAgainstNoServerFailsBeforeSending) {
+  const Result result = RunFxclient(
+      {"--url", "127.0.0.1:1", "--timeout-ms", "30000", "bench", "--json"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.out, IsEmpty());
+  EXPECT_THAT(result.err, StartsWith("fxclient: UNAVAILABLE: connecting "
+                                     "client 1 of 16 (ServerLive): "));
 }
 
 }  // namespace
