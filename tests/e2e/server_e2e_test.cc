@@ -1,5 +1,6 @@
 // fxserve end to end: the real binary on 127.0.0.1, driven by the C++
 // client, raw gRPC stubs, the fxclient CLI and the Python client.
+#include <map>
 #include <memory>
 #include <string>
 
@@ -186,6 +187,56 @@ TEST_F(ServerE2eTest, SameTextAsFxtoolGenerate) {
       client_->Generate("Once upon a time", options);
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(tool.out, absl::StrCat("Once upon a time", *text, "\n"));
+}
+
+TEST_F(ServerE2eTest, ManyRequestsOnOneStream) {
+  // Triton clients may send several requests on one ModelStreamInfer call;
+  // responses interleave and are told apart by id, each ending with one
+  // final flag. A bad request among them fails alone.
+  grpc::ClientContext context;
+  auto stream = stub_->ModelStreamInfer(&context);
+  std::map<std::string, std::string> expected;
+  for (int i = 0; i < 3; ++i) {
+    GenerateOptions options;
+    options.max_tokens = 10 + i;
+    options.seed = 40 + i;
+    options.request_id = absl::StrCat("r", i);
+    const std::string prompt = absl::StrCat("Request number ", i);
+    absl::StatusOr<std::string> alone = client_->Generate(prompt, options);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    expected[options.request_id] = *alone;
+    ASSERT_TRUE(stream->Write(
+        client::BuildLlmRequest(prompt, options, /*stream=*/true)));
+  }
+  GenerateOptions bad;
+  bad.request_id = "bad";
+  bad.top_p = 0.0f;
+  ASSERT_TRUE(stream->Write(client::BuildLlmRequest("x", bad, true)));
+  ASSERT_TRUE(stream->WritesDone());
+
+  std::map<std::string, std::string> texts;
+  std::map<std::string, int> finals;
+  std::string bad_error;
+  inference::ModelStreamInferResponse response;
+  while (stream->Read(&response)) {
+    const std::string& id = response.infer_response().id();
+    if (!response.error_message().empty()) {
+      EXPECT_EQ(id, "bad");
+      bad_error = response.error_message();
+    } else {
+      absl::StatusOr<std::string> piece =
+          client::ParseTextOutput(response.infer_response());
+      ASSERT_TRUE(piece.ok()) << piece.status();
+      texts[id] += *piece;
+    }
+    if (client::IsFinalResponse(response.infer_response())) ++finals[id];
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(texts, expected);
+  EXPECT_EQ(finals, (std::map<std::string, int>{
+                        {"bad", 1}, {"r0", 1}, {"r1", 1}, {"r2", 1}}));
+  EXPECT_NE(bad_error.find("INVALID_ARGUMENT"), std::string::npos) << bad_error;
+  EXPECT_NE(bad_error.find("top_p"), std::string::npos) << bad_error;
 }
 
 TEST_F(ServerE2eTest, MissingInputIsInvalidArgument) {
