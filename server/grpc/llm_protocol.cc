@@ -1,5 +1,6 @@
 #include "server/grpc/llm_protocol.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -123,7 +124,9 @@ absl::StatusOr<int> ReadPriority(const inference::ModelInferRequest& request) {
   }
   if (value < 0 || value > INT32_MAX) {
     return absl::InvalidArgumentError(
-        absl::StrCat("request parameter priority ", value, " is negative"));
+        absl::StrCat("request parameter priority ", value,
+                     " is out of range (1 is the "
+                     "highest level; 0 means the model's default)"));
   }
   return static_cast<int>(value);
 }
@@ -165,9 +168,13 @@ absl::StatusOr<ParsedLlmRequest> ParseLlmRequest(
                      absl::StrCat("datatype is ", tensor.datatype(),
                                   ", expected ", spec->datatype));
     }
-    int64_t count = 1;
-    for (int64_t dim : tensor.shape()) count *= dim;
-    if (tensor.shape().empty() || count != 1) {
+    // One element: every dimension 1 (no product, which -1s or huge
+    // values could fake or overflow).
+    const bool one_element =
+        !tensor.shape().empty() &&
+        std::all_of(tensor.shape().begin(), tensor.shape().end(),
+                    [](int64_t dim) { return dim == 1; });
+    if (!one_element) {
       return Invalid(
           tensor.name(),
           absl::StrCat("shape is [", absl::StrJoin(tensor.shape(), ","),

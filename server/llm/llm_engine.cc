@@ -211,8 +211,9 @@ void LlmEngine::Cancel(RequestId id, absl::Status reason) {
 int LlmEngine::Drain(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   draining_ = true;
+  // Idle once every on_done has run, not only once requests are erased.
   const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return requests_.empty();
+    return requests_.empty() && undelivered_ == 0;
   };
   if (mu_.AwaitWithTimeout(absl::Condition(&idle), timeout)) return 0;
   int cancelled = 0;
@@ -229,7 +230,21 @@ int LlmEngine::Drain(absl::Duration timeout) {
 
 int LlmEngine::in_flight() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(requests_.size());
+  return static_cast<int>(requests_.size()) + undelivered_;
+}
+
+void LlmEngine::RunEvents(std::vector<Event>& events) {
+  int finished = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    finished = std::exchange(finished_unreported_, 0);
+  }
+  for (Event& event : events) event();
+  events.clear();
+  if (finished > 0) {
+    absl::MutexLock lock(&mu_);
+    undelivered_ -= finished;
+  }
 }
 
 void LlmEngine::UpdateQueueGauges() {
@@ -252,6 +267,8 @@ void LlmEngine::Finish(RequestId id, const absl::Status& status,
   if (it == requests_.end()) return;
   RequestState state = std::move(it->second);
   requests_.erase(it);
+  ++undelivered_;  // Until its on_done has run (RunEvents).
+  ++finished_unreported_;
   if (scheduler_.Remove(id)) backend_->FreeSequence(id);
 
   if (status.ok()) {
@@ -387,8 +404,7 @@ void LlmEngine::Loop() {
       }
       UpdateGauges();
     }
-    for (Event& event : events) event();
-    events.clear();
+    RunEvents(events);
     if (plan.empty()) continue;
 
     inputs.clear();
@@ -424,7 +440,7 @@ void LlmEngine::Loop() {
       }
       UpdateGauges();
     }
-    for (Event& event : events) event();
+    RunEvents(events);
   }
 }
 

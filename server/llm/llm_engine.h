@@ -139,6 +139,9 @@ class LlmEngine {
   void SampleNext(RequestId id, absl::Span<const int32_t> logits,
                   absl::Time now, std::vector<Event>& events)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs callbacks queued under the lock, then marks their requests'
+  // on_done as delivered. Engine thread only, without the lock.
+  void RunEvents(std::vector<Event>& events) ABSL_LOCKS_EXCLUDED(mu_);
   void UpdateQueueGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Also reads the backend's KV usage: engine thread only.
   void UpdateGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -153,6 +156,10 @@ class LlmEngine {
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   std::map<RequestId, RequestState> requests_ ABSL_GUARDED_BY(mu_);
   RequestId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Requests finished whose on_done has not run yet; of those, the ones
+  // the current loop iteration has not handed to RunEvents.
+  int undelivered_ ABSL_GUARDED_BY(mu_) = 0;
+  int finished_unreported_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 

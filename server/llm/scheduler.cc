@@ -79,7 +79,7 @@ absl::Status Scheduler::Enqueue(RequestId id, std::vector<int> prompt,
                      " requests waiting); retry later"));
   }
   sequence.arrival = next_arrival_++;
-  waiting_[priority - 1].push_back(id);
+  waiting_[priority - 1].push_back({id, sequence.arrival});
   ++waiting_count_;
   sequences_.emplace(id, std::move(sequence));
   return absl::OkStatus();
@@ -89,11 +89,11 @@ void Scheduler::AdmitWaiting(StepPlan& plan) {
   for (auto& queue : waiting_) {
     while (!queue.empty()) {
       if (static_cast<int>(running_.size()) >= options_.max_batch) return;
-      if (plan.prefill_tokens >= options_.max_prefill_tokens_per_step) return;
-      const RequestId id = queue.front();
+      const auto [id, arrival] = queue.front();
       auto it = sequences_.find(id);
-      if (it == sequences_.end() || it->second.running) {
-        queue.pop_front();  // Removed while waiting.
+      if (it == sequences_.end() || it->second.running ||
+          it->second.arrival != arrival) {
+        queue.pop_front();  // Removed while waiting (maybe re-queued since).
         continue;
       }
       Sequence& sequence = it->second;
@@ -109,9 +109,12 @@ void Scheduler::AdmitWaiting(StepPlan& plan) {
       running_.insert(std::lower_bound(running_.begin(), running_.end(), id),
                       id);
       plan.admitted.push_back(id);
+      // Admitted while slots and KV last; with the budget spent the prompt
+      // starts next step, when PlanPrefill gives it its fair share.
       const int count =
           std::min(sequence.prompt_tokens,
                    options_.max_prefill_tokens_per_step - plan.prefill_tokens);
+      if (count == 0) continue;
       plan.chunks.push_back({.id = id,
                              .start = 0,
                              .count = count,

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -117,8 +118,9 @@ class Scheduler {
 
   SchedulerOptions options_;
   std::map<RequestId, Sequence> sequences_;
-  // One FIFO per priority level; ids may be stale (removed) and are skipped.
-  std::vector<std::deque<RequestId>> waiting_;
+  // One FIFO of (id, arrival) per priority level; entries of removed
+  // requests are skipped (the arrival tells a re-queued id apart).
+  std::vector<std::deque<std::pair<RequestId, uint64_t>>> waiting_;
   size_t waiting_count_ = 0;
   std::vector<RequestId> running_;  // Sorted by id.
   int reserved_blocks_ = 0;

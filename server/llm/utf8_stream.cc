@@ -11,9 +11,10 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 enum class Scan { kValid, kInvalid, kIncomplete };
 
-// Looks at the character starting at text[0]: valid (length in *length),
-// invalid (its first byte is to be replaced), or cut off by the end of
-// `text` with every byte so far allowed.
+// Looks at the character starting at text[0]: valid (its length in
+// *length), invalid (*length = the bytes of its longest valid beginning,
+// at least 1, which become one U+FFFD as in Python), or cut off by the end
+// of `text` with every byte so far allowed.
 Scan ScanCharacter(std::string_view text, size_t* length) {
   const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
   const uint8_t lead = byte(0);
@@ -33,12 +34,16 @@ Scan ScanCharacter(std::string_view text, size_t* length) {
     if (lead == 0xF0) low = 0x90;   // Overlong.
     if (lead == 0xF4) high = 0x8F;  // Past U+10FFFF.
   } else {
+    *length = 1;
     return Scan::kInvalid;
   }
   for (size_t i = 1; i < need; ++i) {
     if (i >= text.size()) return Scan::kIncomplete;
     const uint8_t lo = i == 1 ? low : 0x80, hi = i == 1 ? high : 0xBF;
-    if (byte(i) < lo || byte(i) > hi) return Scan::kInvalid;
+    if (byte(i) < lo || byte(i) > hi) {
+      *length = i;
+      return Scan::kInvalid;
+    }
   }
   *length = need;
   return Scan::kValid;
@@ -67,7 +72,7 @@ std::string Utf8Stream::Push(std::string_view bytes) {
     if (scan == Scan::kIncomplete) break;
     if (scan == Scan::kInvalid) {
       out.append(kReplacement);
-      ++i;
+      i += length;
       continue;
     }
     out.append(pending_, i, length);
