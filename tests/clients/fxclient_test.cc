@@ -241,9 +241,19 @@ std::string ReadFile(const std::string& path) {
   return contents.str();
 }
 
+// A fresh folder per call: ctest runs tests of this binary in parallel
+// processes, which must not share output files.
+std::string FreshTempDir() {
+  std::string pattern = ::testing::TempDir() + "/fxclient_test.XXXXXX";
+  const char* dir = mkdtemp(pattern.data());
+  EXPECT_NE(dir, nullptr) << "mkdtemp " << pattern;
+  return dir != nullptr ? dir : ::testing::TempDir();
+}
+
 Result RunFxclient(const std::vector<std::string>& args) {
-  const std::string out = ::testing::TempDir() + "/fxclient_test.out";
-  const std::string err = ::testing::TempDir() + "/fxclient_test.err";
+  const std::string dir = FreshTempDir();
+  const std::string out = dir + "/out";
+  const std::string err = dir + "/err";
   std::vector<std::string> quoted = {ShellQuote(FXCLIENT_PATH)};
   for (const std::string& arg : args) quoted.push_back(ShellQuote(arg));
   const std::string command = absl::StrCat(absl::StrJoin(quoted, " "), " >",
@@ -343,7 +353,7 @@ TEST_F(FxclientTest, ServerErrorsPrintTheCodeAndExitOne) {
 }
 
 TEST_F(FxclientTest, SendsTheTokenFromTheTokenFile) {
-  const std::string path = ::testing::TempDir() + "/fxclient_test.token";
+  const std::string path = FreshTempDir() + "/token";
   std::ofstream(path) << "tok123\n";
   const Result result = Run({"--token-file", path, "health"});
   EXPECT_EQ(result.exit_code, 0) << result.err;

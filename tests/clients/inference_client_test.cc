@@ -349,7 +349,9 @@ TEST(InferenceClientCreateTest, MissingCaFileIsNotFoundAndNamesThePath) {
 }
 
 TEST(InferenceClientCreateTest, RejectsAnEmptyCaFile) {
-  const std::string path = ::testing::TempDir() + "/fxclient_empty_ca.pem";
+  std::string pattern = ::testing::TempDir() + "/empty_ca.XXXXXX";
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string path = pattern + "/empty_ca.pem";
   std::FILE* file = std::fopen(path.c_str(), "w");
   ASSERT_NE(file, nullptr);
   std::fclose(file);
