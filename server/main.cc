@@ -9,6 +9,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "server/fxserve_server.h"
@@ -78,10 +80,21 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv,
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "fxserve: KServe v2 / Triton gRPC inference server for quantized "
-      "models.\n  fxserve [--model-repository DIR] [--backend cpu|fpga] "
+      "KServe v2 / Triton gRPC inference server for quantized models.\n"
+      "  fxserve [--model-repository DIR] [--backend cpu|csim|fpga] "
       "[--grpc-port 8001] [--http-port 8000] [--metrics-port 8002] ...\n"
-      "Run 'fxserve --help' for every flag.");
+      "Flags take dashes or underscores. Docs: server/README.md.");
+  absl::FlagsUsageConfig usage;
+  // --help lists this file's flags (absl's default looks for a file named
+  // after the binary).
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
+    return std::string("fxserve " FXSERVE_VERSION "\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> storage;
   std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
   std::vector<char*> rest =
