@@ -1,6 +1,7 @@
 #include "server/grpc/inference_service.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc/infer_reactors.h"
@@ -160,6 +161,45 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(
   parameters["kv_blocks"].set_string_value(absl::StrCat(caps.kv_blocks));
   parameters["backend_detail"].set_string_value(caps.detail);
   parameters["artifact"].set_string_value(served.repository.artifact_dir);
+  return Reply(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
+    grpc::CallbackServerContext* context,
+    const inference::ModelStatisticsRequest* request,
+    inference::ModelStatisticsResponse* response) {
+  if (grpc::Status auth = services_.Authorize(*context); !auth.ok()) {
+    return Reply(context, auth);
+  }
+  std::vector<const ServedModel*> models;
+  if (request->name().empty()) {  // Every model, as in Triton.
+    for (const auto& [name, model] : services_.models()) {
+      models.push_back(model.get());
+    }
+  } else {
+    absl::StatusOr<ServedModel*> model =
+        services_.FindModel(request->name(), request->version());
+    if (!model.ok()) return Reply(context, ToGrpcStatus(model.status()));
+    models.push_back(*model);
+  }
+  for (const ServedModel* model : models) {
+    const llm::LlmStatistics totals = model->engine->statistics();
+    auto* stats = response->add_model_stats();
+    stats->set_name(model->name);
+    stats->set_version(model->version);
+    stats->set_last_inference(totals.last_inference_ms);
+    stats->set_inference_count(totals.success_count);
+    stats->set_execution_count(totals.step_count);
+    auto* infer = stats->mutable_inference_stats();
+    infer->mutable_success()->set_count(totals.success_count);
+    infer->mutable_success()->set_ns(totals.success_ns);
+    infer->mutable_fail()->set_count(totals.failure_count);
+    infer->mutable_fail()->set_ns(totals.failure_ns);
+    infer->mutable_queue()->set_count(totals.queue_count);
+    infer->mutable_queue()->set_ns(totals.queue_ns);
+    infer->mutable_compute_infer()->set_count(totals.step_count);
+    infer->mutable_compute_infer()->set_ns(totals.step_ns);
+  }
   return Reply(context, grpc::Status::OK);
 }
 

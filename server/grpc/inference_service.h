@@ -1,8 +1,8 @@
 // GRPCInferenceService (KServe v2 / Triton) on the gRPC callback API.
 // Implemented: ServerLive, ServerReady, ModelReady, ServerMetadata,
 // ModelMetadata, ModelInfer, ModelStreamInfer, ModelConfig,
-// RepositoryIndex. Every other RPC answers UNIMPLEMENTED (the generated
-// base class does that).
+// ModelStatistics, RepositoryIndex. Every other RPC answers UNIMPLEMENTED (the
+// generated base class does that).
 #ifndef FXSERVE_SERVER_GRPC_INFERENCE_SERVICE_H_
 #define FXSERVE_SERVER_GRPC_INFERENCE_SERVICE_H_
 
@@ -49,6 +49,10 @@ class InferenceService final
       grpc::CallbackServerContext* context,
       const inference::ModelConfigRequest* request,
       inference::ModelConfigResponse* response) override;
+  grpc::ServerUnaryReactor* ModelStatistics(
+      grpc::CallbackServerContext* context,
+      const inference::ModelStatisticsRequest* request,
+      inference::ModelStatisticsResponse* response) override;
   grpc::ServerUnaryReactor* RepositoryIndex(
       grpc::CallbackServerContext* context,
       const inference::RepositoryIndexRequest* request,

@@ -233,6 +233,11 @@ int LlmEngine::in_flight() const {
   return static_cast<int>(requests_.size()) + undelivered_;
 }
 
+LlmStatistics LlmEngine::statistics() const {
+  absl::MutexLock lock(&mu_);
+  return statistics_;
+}
+
 void LlmEngine::RunEvents(std::vector<Event>& events) {
   int finished = 0;
   {
@@ -271,6 +276,12 @@ void LlmEngine::Finish(RequestId id, const absl::Status& status,
   ++finished_unreported_;
   if (scheduler_.Remove(id)) backend_->FreeSequence(id);
 
+  const uint64_t elapsed_ns =
+      static_cast<uint64_t>(absl::ToInt64Nanoseconds(now - state.arrival));
+  (status.ok() ? statistics_.success_count : statistics_.failure_count) += 1;
+  (status.ok() ? statistics_.success_ns : statistics_.failure_ns) += elapsed_ns;
+  statistics_.last_inference_ms =
+      static_cast<uint64_t>(absl::ToUnixMillis(now));
   if (status.ok()) {
     metrics_.request_success->Increment();
     metrics_.request_duration->Observe(
@@ -392,6 +403,9 @@ void LlmEngine::Loop() {
       for (RequestId id : plan.admitted) {
         RequestState& state = requests_.at(id);
         state.admitted = now;
+        ++statistics_.queue_count;
+        statistics_.queue_ns += static_cast<uint64_t>(
+            absl::ToInt64Nanoseconds(now - state.arrival));
         metrics_.queue_duration->Observe(
             absl::ToDoubleSeconds(now - state.arrival));
       }
@@ -419,6 +433,9 @@ void LlmEngine::Loop() {
       metrics_.steps->Increment();
       metrics_.batch_size->Observe(static_cast<double>(plan.chunks.size()));
       metrics_.step_duration->Observe(absl::ToDoubleSeconds(now - step_start));
+      ++statistics_.step_count;
+      statistics_.step_ns +=
+          static_cast<uint64_t>(absl::ToInt64Nanoseconds(now - step_start));
       if (!step.ok()) {
         // A failed step fails the requests in it, not the server.
         for (const ScheduledChunk& chunk : plan.chunks) {

@@ -58,6 +58,15 @@ struct LlmResult {
   std::string finish_reason;  // "stop" (end of text) or "length".
 };
 
+// Running totals for Triton's ModelStatistics RPC (durations in ns).
+struct LlmStatistics {
+  uint64_t success_count = 0, success_ns = 0;  // Arrival to last response.
+  uint64_t failure_count = 0, failure_ns = 0;
+  uint64_t queue_count = 0, queue_ns = 0;  // Arrival to admission.
+  uint64_t step_count = 0, step_ns = 0;    // Backend steps.
+  uint64_t last_inference_ms = 0;          // Unix time of the last request end.
+};
+
 struct LlmCallbacks {
   std::function<void(std::string text)> on_text;  // A valid UTF-8 piece.
   std::function<void(const absl::Status& status, const LlmResult& result)>
@@ -96,6 +105,7 @@ class LlmEngine {
   void RecordRejected(const absl::Status& status);
 
   int in_flight() const;
+  LlmStatistics statistics() const;
   const backends::BackendCapabilities& capabilities() const {
     return capabilities_;
   }
@@ -160,6 +170,7 @@ class LlmEngine {
   // the current loop iteration has not handed to RunEvents.
   int undelivered_ ABSL_GUARDED_BY(mu_) = 0;
   int finished_unreported_ ABSL_GUARDED_BY(mu_) = 0;
+  LlmStatistics statistics_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 

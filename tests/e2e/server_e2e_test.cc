@@ -146,9 +146,46 @@ TEST_F(ServerE2eTest, ModelConfigAndRepositoryIndex) {
 
 TEST_F(ServerE2eTest, UnsupportedRpcIsUnimplemented) {
   grpc::ClientContext context;
-  inference::ModelStatisticsResponse response;
-  const grpc::Status status = stub_->ModelStatistics(&context, {}, &response);
+  inference::RepositoryModelLoadRequest request;
+  request.set_model_name("tiny-gpt2");
+  inference::RepositoryModelLoadResponse response;
+  const grpc::Status status =
+      stub_->RepositoryModelLoad(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(ServerE2eTest, ModelStatisticsCountRequests) {
+  const auto statistics = [&]() {
+    grpc::ClientContext context;
+    inference::ModelStatisticsRequest request;
+    request.set_name("tiny-gpt2");
+    inference::ModelStatisticsResponse response;
+    EXPECT_TRUE(stub_->ModelStatistics(&context, request, &response).ok());
+    EXPECT_EQ(response.model_stats_size(), 1);
+    return response.model_stats_size() == 1 ? response.model_stats(0)
+                                            : inference::ModelStatistics();
+  };
+  const inference::ModelStatistics before = statistics();
+  GenerateOptions options;
+  options.max_tokens = 5;
+  options.seed = 2;
+  ASSERT_TRUE(client_->Generate("Count me", options).ok());
+  const inference::ModelStatistics after = statistics();
+  EXPECT_EQ(after.name(), "tiny-gpt2");
+  EXPECT_EQ(after.inference_stats().success().count(),
+            before.inference_stats().success().count() + 1);
+  EXPECT_GT(after.inference_stats().success().ns(),
+            before.inference_stats().success().ns());
+  EXPECT_GT(after.execution_count(), before.execution_count());
+  EXPECT_GT(after.last_inference(), 0u);
+
+  grpc::ClientContext unknown_context;
+  inference::ModelStatisticsRequest unknown;
+  unknown.set_name("nope");
+  inference::ModelStatisticsResponse response;
+  EXPECT_EQ(
+      stub_->ModelStatistics(&unknown_context, unknown, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServerE2eTest, StreamingMatchesNonStreaming) {
