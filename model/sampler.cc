@@ -40,14 +40,33 @@ int Sampler::Sample(absl::Span<const float> logits) {
   }
   // Candidates by descending logit, ties by index, so the order (and the
   // draw) never depends on the sort implementation.
-  std::vector<int> order(n);
-  std::iota(order.begin(), order.end(), 0);
   const int keep = options_.top_k > 0 ? std::min(options_.top_k, n) : n;
   const auto by_logit = [&](int a, int b) {
     return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
   };
-  std::partial_sort(order.begin(), order.begin() + keep, order.end(), by_logit);
-  order.resize(keep);
+  std::vector<int> order;
+  if (keep < n) {
+    // Top-k in one pass over the logits in memory order: a heap of the k
+    // best so far whose front is the worst of them (a server samples every
+    // token of every stream, so this matters; a partial sort of an index
+    // array reads the logits scattered).
+    order.reserve(keep + 1);
+    for (int i = 0; i < n; ++i) {
+      if (static_cast<int>(order.size()) < keep) {
+        order.push_back(i);
+        std::push_heap(order.begin(), order.end(), by_logit);
+      } else if (by_logit(i, order.front())) {
+        std::pop_heap(order.begin(), order.end(), by_logit);
+        order.back() = i;
+        std::push_heap(order.begin(), order.end(), by_logit);
+      }
+    }
+    std::sort(order.begin(), order.end(), by_logit);
+  } else {
+    order.resize(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), by_logit);
+  }
 
   std::vector<double> weights(keep);
   const double top = logits[order[0]];

@@ -338,7 +338,8 @@ void LlmEngine::SampleNext(RequestId id, absl::Span<const int32_t> logits,
   }
   // Q(32,16) codes to float is exact for |code| < 2^24 and identical on
   // every machine, so sampling sees the same values whatever the backend.
-  std::vector<float> values(logits.size());
+  std::vector<float>& values = sample_buffer_;
+  values.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) {
     values[i] = static_cast<float>(logits[i]) *
                 (1.0f / static_cast<float>(1 << backends::kLogitFracBits));

@@ -174,6 +174,7 @@ class LlmEngine {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
+  std::vector<float> sample_buffer_;  // Engine thread only: float logits.
   std::thread thread_;
 };
 
