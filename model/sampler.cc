@@ -50,15 +50,28 @@ int Sampler::Sample(absl::Span<const float> logits) {
     // best so far whose front is the worst of them (a server samples every
     // token of every stream, so this matters; a partial sort of an index
     // array reads the logits scattered).
+    // Blocks whose largest logit is below the k-th best so far are skipped
+    // after one vectorizable max (most of them, once the heap is full).
+    constexpr int kBlock = 16;
     order.reserve(keep + 1);
-    for (int i = 0; i < n; ++i) {
-      if (static_cast<int>(order.size()) < keep) {
-        order.push_back(i);
-        std::push_heap(order.begin(), order.end(), by_logit);
-      } else if (by_logit(i, order.front())) {
-        std::pop_heap(order.begin(), order.end(), by_logit);
-        order.back() = i;
-        std::push_heap(order.begin(), order.end(), by_logit);
+    for (int base = 0; base < n; base += kBlock) {
+      const int end = std::min(base + kBlock, n);
+      if (static_cast<int>(order.size()) == keep) {
+        float block_max = logits[base];
+        for (int i = base + 1; i < end; ++i) {
+          block_max = std::max(block_max, logits[i]);
+        }
+        if (block_max < logits[order.front()]) continue;
+      }
+      for (int i = base; i < end; ++i) {
+        if (static_cast<int>(order.size()) < keep) {
+          order.push_back(i);
+          std::push_heap(order.begin(), order.end(), by_logit);
+        } else if (by_logit(i, order.front())) {
+          std::pop_heap(order.begin(), order.end(), by_logit);
+          order.back() = i;
+          std::push_heap(order.begin(), order.end(), by_logit);
+        }
       }
     }
     std::sort(order.begin(), order.end(), by_logit);

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <vector>
 
 namespace fxserve::model {
@@ -64,6 +67,74 @@ TEST(Sampler, OptionsAreValidated) {
   EXPECT_FALSE(SamplingOptions{.top_k = -3}.Validate().ok());
   EXPECT_FALSE(SamplingOptions{.top_p = 0.0f}.Validate().ok());
   EXPECT_FALSE(SamplingOptions{.top_p = 1.5f}.Validate().ok());
+}
+
+// The plain definition the sampler must reproduce draw for draw: every
+// index sorted by (logit descending, index ascending), the first k kept,
+// softmax weights at the temperature, the top-p prefix, one uniform draw
+// from the same 53-bit generator.
+int ReferenceSample(const std::vector<float>& logits,
+                    const SamplingOptions& options, std::mt19937_64& rng) {
+  const int n = static_cast<int>(logits.size());
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  const int keep = options.top_k > 0 ? std::min(options.top_k, n) : n;
+  std::vector<double> weights(keep);
+  double total = 0;
+  for (int i = 0; i < keep; ++i) {
+    weights[i] =
+        std::exp((logits[order[i]] - logits[order[0]]) / options.temperature);
+    total += weights[i];
+  }
+  int cut = keep;
+  if (options.top_p < 1.0f) {
+    double mass = 0;
+    for (int i = 0; i < keep; ++i) {
+      mass += weights[i] / total;
+      if (mass >= options.top_p) {
+        cut = i + 1;
+        break;
+      }
+    }
+  }
+  double cut_total = 0;
+  for (int i = 0; i < cut; ++i) cut_total += weights[i];
+  double target = static_cast<double>(rng() >> 11) * 0x1.0p-53 * cut_total;
+  for (int i = 0; i < cut; ++i) {
+    target -= weights[i];
+    if (target < 0) return order[i];
+  }
+  return order[cut - 1];
+}
+
+TEST(Sampler, TopKDrawsEqualTheFullSortDefinition) {
+  // Logits on a coarse grid, so ties are common (as with Q(32,16) codes).
+  std::mt19937 values(5);
+  std::uniform_int_distribution<int> grid(-40, 40);
+  int checked = 0;
+  for (const int n : {1, 17, 100, 1000, 50257}) {
+    for (const int top_k : {0, 1, 5, 40, 100}) {
+      for (const float top_p : {1.0f, 0.9f}) {
+        const SamplingOptions options{
+            .temperature = 0.8f, .top_k = top_k, .top_p = top_p, .seed = 9};
+        Sampler sampler(options);
+        std::mt19937_64 reference_rng(options.seed);
+        for (int draw = 0; draw < (n > 1000 ? 3 : 30); ++draw) {
+          std::vector<float> logits(n);
+          for (float& l : logits) l = 0.25f * static_cast<float>(grid(values));
+          ASSERT_EQ(sampler.Sample(logits),
+                    ReferenceSample(logits, options, reference_rng))
+              << "n " << n << " top_k " << top_k << " top_p " << top_p
+              << " draw " << draw;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000);
 }
 
 }  // namespace
