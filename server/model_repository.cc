@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "server/llm/utf8_stream.h"
 
 namespace fxserve::server {
 namespace {
@@ -65,6 +66,12 @@ absl::StatusOr<RepositoryModel> ReadModelFolder(const std::string& folder) {
           config.name() == folder_name, path,
           absl::StrCat("name \"", config.name(),
                        "\" must equal the folder name \"", folder_name, "\""));
+      !s.ok()) {
+    return s;
+  }
+  // Names end up in metric labels and gRPC strings, which must be UTF-8.
+  if (absl::Status s = Check(!llm::FindInvalidUtf8(config.name()), path,
+                             "name must be UTF-8 text");
       !s.ok()) {
     return s;
   }

@@ -49,6 +49,16 @@ void ExpectInvalid(const absl::StatusOr<RepositoryModel>& model,
   }
 }
 
+TEST_F(ModelRepositoryTest, NameMustBeUtf8) {
+  // A folder name that is not UTF-8 could not be a metric label or a gRPC
+  // model name; refused whether or not the parser lets the bytes through.
+  const std::string name = "bad\xff";
+  const std::string folder =
+      WriteModel(name, "name: \"bad\\377\"\nkind: LLM\n");
+  const absl::StatusOr<RepositoryModel> model = ReadModelFolder(folder);
+  ExpectInvalid(model, {"config.pbtxt", "UTF-8"});
+}
+
 TEST_F(ModelRepositoryTest, GoodConfigParses) {
   const std::string folder = WriteModel("tiny", R"pb(
     # A comment.
