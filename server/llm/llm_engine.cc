@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<LlmEngine>> LlmEngine::Create(
         "an engine needs a backend and tokenizer");
   }
   const backends::BackendCapabilities& caps = backend->capabilities();
+  // Batch, cache and context come from the backend, queueing from the model.
   const SchedulerOptions scheduler_options{
       .max_batch = caps.max_batch,
       .max_prefill_tokens_per_step = options.max_prefill_tokens_per_step,
@@ -70,11 +71,13 @@ absl::StatusOr<std::unique_ptr<LlmEngine>> LlmEngine::Create(
                                                    ": backend ", caps.name,
                                                    ": ", s.message()));
   }
-  return std::unique_ptr<LlmEngine>(new LlmEngine(
-      options, std::move(backend), std::move(tokenizer), metrics));
+  return std::unique_ptr<LlmEngine>(
+      new LlmEngine(options, scheduler_options, std::move(backend),
+                    std::move(tokenizer), metrics));
 }
 
 LlmEngine::LlmEngine(const LlmEngineOptions& options,
+                     const SchedulerOptions& scheduler_options,
                      std::unique_ptr<backends::Backend> backend,
                      std::shared_ptr<const model::Gpt2Tokenizer> tokenizer,
                      const LlmMetrics& metrics)
@@ -83,14 +86,7 @@ LlmEngine::LlmEngine(const LlmEngineOptions& options,
       capabilities_(backend_->capabilities()),
       tokenizer_(std::move(tokenizer)),
       metrics_(metrics),
-      scheduler_(SchedulerOptions{
-          .max_batch = capabilities_.max_batch,
-          .max_prefill_tokens_per_step = options.max_prefill_tokens_per_step,
-          .kv_block_tokens = capabilities_.kv_block_tokens,
-          .kv_blocks = capabilities_.kv_blocks,
-          .max_context = capabilities_.max_context,
-          .max_queue_size = options.max_queue_size,
-          .priority_levels = options.priority_levels}) {
+      scheduler_(scheduler_options) {
   metrics_.kv_blocks_total->Set(capabilities_.kv_blocks);
   {
     absl::MutexLock lock(&mu_);

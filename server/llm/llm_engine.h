@@ -132,6 +132,7 @@ class LlmEngine {
   using Event = std::function<void()>;
 
   LlmEngine(const LlmEngineOptions& options,
+            const SchedulerOptions& scheduler_options,
             std::unique_ptr<backends::Backend> backend,
             std::shared_ptr<const model::Gpt2Tokenizer> tokenizer,
             const LlmMetrics& metrics);

@@ -9,6 +9,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_client.h"
 #include "tests/e2e/server_process.h"
 
 namespace fxserve::testing {
@@ -16,16 +17,6 @@ namespace {
 
 using client::GenerateOptions;
 using client::InferenceClient;
-
-// Client options for `url` (designated initializers would trip
-// -Wmissing-field-initializers).
-client::ClientOptions UrlOptions(const std::string& url,
-                                 const std::string& token = "") {
-  client::ClientOptions options;
-  options.url = url;
-  options.bearer_token = token;
-  return options;
-}
 
 class ServerE2eTest : public ::testing::Test {
  protected:

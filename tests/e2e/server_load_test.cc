@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "clients/cpp/inference_client.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/e2e_client.h"
 #include "tests/e2e/server_process.h"
 
 namespace fxserve::testing {
@@ -19,16 +20,6 @@ namespace {
 
 using client::GenerateOptions;
 using client::InferenceClient;
-
-// Client options for `url` (designated initializers would trip
-// -Wmissing-field-initializers).
-client::ClientOptions UrlOptions(const std::string& url,
-                                 const std::string& token = "") {
-  client::ClientOptions options;
-  options.url = url;
-  options.bearer_token = token;
-  return options;
-}
 
 #ifdef FXSERVE_SANITIZED
 constexpr int kRequestsPerStream = 2;  // Sanitized builds are ~10x slower.

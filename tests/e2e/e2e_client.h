@@ -1,0 +1,23 @@
+// Client options for end-to-end tests, shared by the e2e test files.
+#ifndef FXSERVE_TESTS_E2E_E2E_CLIENT_H_
+#define FXSERVE_TESTS_E2E_E2E_CLIENT_H_
+
+#include <string>
+
+#include "clients/cpp/inference_client.h"
+
+namespace fxserve::testing {
+
+// Options for `url` (designated initializers would trip
+// -Wmissing-field-initializers).
+inline client::ClientOptions UrlOptions(const std::string& url,
+                                        const std::string& token = "") {
+  client::ClientOptions options;
+  options.url = url;
+  options.bearer_token = token;
+  return options;
+}
+
+}  // namespace fxserve::testing
+
+#endif  // FXSERVE_TESTS_E2E_E2E_CLIENT_H_
