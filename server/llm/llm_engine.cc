@@ -197,11 +197,17 @@ absl::StatusOr<RequestId> LlmEngine::Admit(LlmRequest request,
 }
 
 void LlmEngine::Cancel(RequestId id, absl::Status reason) {
+  const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
   auto it = requests_.find(id);
-  if (it != requests_.end() && !it->second.stop_reason) {
-    it->second.stop_reason = std::move(reason);
+  if (it == requests_.end() || it->second.stop_reason) return;
+  RequestState& state = it->second;
+  if (absl::IsCancelled(reason) && now >= state.deadline) {
+    reason = absl::DeadlineExceededError(
+        absl::StrCat("the request's deadline passed after ", state.generated,
+                     " generated tokens"));
   }
+  state.stop_reason = std::move(reason);
 }
 
 int LlmEngine::Drain(absl::Duration timeout) {
@@ -253,9 +259,19 @@ void LlmEngine::UpdateQueueGauges() {
   metrics_.running_requests->Set(scheduler_.running());
 }
 
-void LlmEngine::UpdateGauges() {
+void LlmEngine::UpdateGauges(const StepPlan* plan) {
   UpdateQueueGauges();
-  const int used = capabilities_.kv_blocks - backend_->FreeKvBlocks();
+  int used = capabilities_.kv_blocks - backend_->FreeKvBlocks();
+  if (plan != nullptr) {
+    const int block = capabilities_.kv_block_tokens;
+    const auto blocks_for = [block](int tokens) {
+      return (tokens + block - 1) / block;
+    };
+    for (const ScheduledChunk& chunk : plan->chunks) {
+      const int length = backend_->SequenceLength(chunk.id);
+      used += blocks_for(length + chunk.count) - blocks_for(length);
+    }
+  }
   metrics_.kv_blocks_used->Set(used);
   metrics_.kv_usage_ratio->Set(static_cast<double>(used) /
                                capabilities_.kv_blocks);
@@ -413,7 +429,7 @@ void LlmEngine::Loop() {
         chunk_tokens.emplace_back(tokens.begin() + chunk.start,
                                   tokens.begin() + chunk.start + chunk.count);
       }
-      UpdateGauges();
+      UpdateGauges(&plan);
     }
     RunEvents(events);
     if (plan.empty()) continue;

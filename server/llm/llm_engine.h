@@ -91,8 +91,10 @@ class LlmEngine {
   // full) or Unavailable (draining) return at once, with no callback.
   absl::StatusOr<RequestId> Submit(LlmRequest request, LlmCallbacks callbacks);
 
-  // Asks for a request to stop: it ends with CANCELLED at the next step
-  // boundary and its KV blocks are freed. Unknown ids are ignored.
+  // Asks for a request to stop: it ends with `reason` at the next step
+  // boundary and its KV blocks are freed. A CANCELLED reason that arrives
+  // once the request's deadline has passed becomes DEADLINE_EXCEEDED (gRPC
+  // cancels a call whose deadline expires). Unknown ids are ignored.
   void Cancel(RequestId id, absl::Status reason = absl::CancelledError(
                                 "the client cancelled the request"));
 
@@ -154,8 +156,11 @@ class LlmEngine {
   // on_done as delivered. Engine thread only, without the lock.
   void RunEvents(std::vector<Event>& events) ABSL_LOCKS_EXCLUDED(mu_);
   void UpdateQueueGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Also reads the backend's KV usage: engine thread only.
-  void UpdateGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Also reads the backend's KV usage: engine thread only. With a `plan`
+  // about to run, counts the blocks its chunks will hold as used already,
+  // so the gauges tell the truth during a long step.
+  void UpdateGauges(const StepPlan* plan = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LlmEngineOptions options_;
   const std::unique_ptr<backends::Backend> backend_;  // Engine thread only.

@@ -191,22 +191,88 @@ LlmEngineOptions EngineOptions() {
   return o;
 }
 
-std::unique_ptr<Harness> Start(
-    const LlmEngineOptions& options = EngineOptions(), int max_batch = 8) {
-  auto h = std::make_unique<Harness>();
-  h->metrics = h->families.ForModel(options.model_name, "cpu");
+std::unique_ptr<backends::Backend> CpuBackend(int max_batch) {
   absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
       backends::CreateBackend("cpu", Model(),
                               {.threads = 1, .max_batch = max_batch});
   EXPECT_TRUE(backend.ok()) << backend.status();
-  if (!backend.ok()) return nullptr;
+  return backend.ok() ? *std::move(backend) : nullptr;
+}
+
+std::unique_ptr<Harness> StartWith(std::unique_ptr<backends::Backend> backend,
+                                   const LlmEngineOptions& options) {
+  if (backend == nullptr) return nullptr;
+  auto h = std::make_unique<Harness>();
+  h->metrics = h->families.ForModel(options.model_name, "cpu");
   absl::StatusOr<std::unique_ptr<LlmEngine>> engine =
-      LlmEngine::Create(options, *std::move(backend), Tokenizer(), h->metrics);
+      LlmEngine::Create(options, std::move(backend), Tokenizer(), h->metrics);
   EXPECT_TRUE(engine.ok()) << engine.status();
   if (!engine.ok()) return nullptr;
   h->engine = *std::move(engine);
   return h;
 }
+
+std::unique_ptr<Harness> Start(
+    const LlmEngineOptions& options = EngineOptions(), int max_batch = 8) {
+  return StartWith(CpuBackend(max_batch), options);
+}
+
+// A real backend whose steps can be held: while paused, a step that starts
+// waits inside Step until Resume(). A test then acts on a request that is
+// certainly mid-step, however fast or slow the machine (a step of the
+// C-simulation under ASan takes half a minute on a slow machine).
+class PausableBackend : public backends::Backend {
+ public:
+  explicit PausableBackend(std::unique_ptr<backends::Backend> inner)
+      : inner_(std::move(inner)) {}
+
+  void Pause() {
+    absl::MutexLock lock(&mu_);
+    paused_ = true;
+  }
+  void Resume() {
+    absl::MutexLock lock(&mu_);
+    paused_ = false;
+  }
+  // Waits until a step is held inside Step; false after kTimeout.
+  bool AwaitHeldStep() {
+    absl::MutexLock lock(&mu_);
+    const auto held = [this]()
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_; };
+    return mu_.AwaitWithTimeout(absl::Condition(&held), kTimeout);
+  }
+
+  const backends::BackendCapabilities& capabilities() const override {
+    return inner_->capabilities();
+  }
+  const model::Gpt2Config& config() const override { return inner_->config(); }
+  int FreeKvBlocks() const override { return inner_->FreeKvBlocks(); }
+  int SequenceLength(backends::SequenceId id) const override {
+    return inner_->SequenceLength(id);
+  }
+  absl::Status Step(absl::Span<const backends::SequenceInput> inputs,
+                    backends::StepOutput& output) override {
+    {
+      absl::MutexLock lock(&mu_);
+      held_ = paused_;
+      const auto resumed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !paused_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&resumed), kTimeout);
+      held_ = false;
+    }
+    return inner_->Step(inputs, output);
+  }
+  void FreeSequence(backends::SequenceId id) override {
+    inner_->FreeSequence(id);
+  }
+
+ private:
+  const std::unique_ptr<backends::Backend> inner_;
+  absl::Mutex mu_;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 // Holds the engine thread inside a finished request's on_done until Open().
 class Gate {
@@ -952,6 +1018,114 @@ TEST(LlmEngine, ConcurrentSubmitsFromSeveralThreads) {
   }
   h.reset();
   for (const Outcome& o : outcomes) o.ExpectWellFormed();
+}
+
+// The gauges count a request's KV blocks from the step that admits it,
+// not only once that step is over.
+TEST(LlmEngine, KvGaugesCountARequestDuringItsFirstStep) {
+  Outcome o;
+  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
+  PausableBackend* pausable = backend.get();
+  pausable->Pause();
+  auto h = StartWith(std::move(backend), EngineOptions());
+  ASSERT_NE(h, nullptr);
+  const int block = h->engine->capabilities().kv_block_tokens;
+  // A prompt of more than one block, so the count is not 0 or 1 by chance.
+  std::string prompt;
+  while (h->engine->CountTokens(prompt) <= block) prompt += "The quick fox. ";
+  const int prompt_tokens = h->engine->CountTokens(prompt);
+  ASSERT_TRUE(h->engine->Submit(Request(prompt, 3), o.Callbacks()).ok());
+  ASSERT_TRUE(pausable->AwaitHeldStep());
+  const int want = (prompt_tokens + block - 1) / block;
+  EXPECT_EQ(h->metrics.kv_blocks_used->value(), want);
+  EXPECT_EQ(h->metrics.running_requests->value(), 1);
+  EXPECT_EQ(h->metrics.pending_requests->value(), 0);
+  EXPECT_GT(h->metrics.kv_usage_ratio->value(), 0);
+  // The backend holds nothing yet: the gauge counts what the step will.
+  EXPECT_EQ(pausable->FreeKvBlocks(), h->engine->capabilities().kv_blocks);
+  pausable->Resume();
+  ASSERT_TRUE(o.WaitDone());
+  EXPECT_TRUE(o.status().ok()) << o.status();
+  EXPECT_EQ(h->metrics.kv_blocks_used->value(), 0);
+  EXPECT_EQ(h->metrics.running_requests->value(), 0);
+  h.reset();
+  o.ExpectWellFormed();
+}
+
+// Submits a long request while `pausable` is paused and waits until its
+// first step is held inside the backend.
+absl::StatusOr<RequestId> SubmitHeld(Harness& h, PausableBackend& pausable,
+                                     absl::Time deadline, Outcome& o) {
+  LlmRequest request = Request(kLongRunningPrompt, 200);
+  request.deadline = deadline;
+  pausable.Pause();
+  absl::StatusOr<RequestId> id = h.engine->Submit(request, o.Callbacks());
+  if (id.ok() && !pausable.AwaitHeldStep()) {
+    return absl::DeadlineExceededError("no step was held");
+  }
+  return id;
+}
+
+// A deadline that passes during a step ends the request at the next step
+// boundary as DEADLINE_EXCEEDED and frees its KV, however long the step.
+TEST(LlmEngine, DeadlinePassingDuringAHeldStepEndsAtTheNextBoundary) {
+  Outcome o;
+  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
+  PausableBackend* pausable = backend.get();
+  auto h = StartWith(std::move(backend), EngineOptions());
+  ASSERT_NE(h, nullptr);
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(1);
+  ASSERT_TRUE(SubmitHeld(*h, *pausable, deadline, o).ok());
+  EXPECT_GT(h->metrics.kv_blocks_used->value(), 0);
+  while (absl::Now() <= deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_FALSE(o.IsDone());  // Nothing ends inside a step.
+  pausable->Resume();
+  ASSERT_TRUE(o.WaitDone());
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << o.status();
+  EXPECT_LE(o.result().generated_tokens, 1);  // The held step's token.
+  EXPECT_EQ(h->Failures("deadline_exceeded"), 1);
+  EXPECT_EQ(h->Failures("cancelled"), 0);
+  EXPECT_EQ(h->metrics.kv_blocks_used->value(), 0);
+  EXPECT_EQ(h->metrics.running_requests->value(), 0);
+  EXPECT_EQ(pausable->FreeKvBlocks(), h->engine->capabilities().kv_blocks);
+  h.reset();
+  o.ExpectWellFormed();
+}
+
+// gRPC cancels a call whose deadline expired: a cancel that arrives after
+// the request's deadline counts as the deadline; one before it, as a cancel.
+TEST(LlmEngine, CancelAfterTheDeadlineCountsAsTheDeadline) {
+  Outcome early, late;
+  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
+  PausableBackend* pausable = backend.get();
+  auto h = StartWith(std::move(backend), EngineOptions());
+  ASSERT_NE(h, nullptr);
+  absl::StatusOr<RequestId> id =
+      SubmitHeld(*h, *pausable, absl::Now() + absl::Hours(1), early);
+  ASSERT_TRUE(id.ok()) << id.status();
+  h->engine->Cancel(*id);
+  pausable->Resume();
+  ASSERT_TRUE(early.WaitDone());
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kCancelled)
+      << early.status();
+
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(1);
+  id = SubmitHeld(*h, *pausable, deadline, late);
+  ASSERT_TRUE(id.ok()) << id.status();
+  while (absl::Now() <= deadline) absl::SleepFor(absl::Milliseconds(1));
+  h->engine->Cancel(*id);
+  pausable->Resume();
+  ASSERT_TRUE(late.WaitDone());
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << late.status();
+  EXPECT_THAT(std::string(late.status().message()), HasSubstr("deadline"));
+  EXPECT_EQ(h->Failures("cancelled"), 1);
+  EXPECT_EQ(h->Failures("deadline_exceeded"), 1);
+  EXPECT_EQ(h->metrics.kv_blocks_used->value(), 0);
+  h.reset();
+  early.ExpectWellFormed();
+  late.ExpectWellFormed();
 }
 
 }  // namespace
