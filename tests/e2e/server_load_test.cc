@@ -2,7 +2,6 @@
 // requests. Nothing may be lost, every stream's text must equal the same
 // request run alone (the backend's bits do not depend on the batch), and
 // a /metrics scrape taken under load must pass `promtool check metrics`.
-#include <atomic>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -67,11 +66,11 @@ TEST(ServerLoadTest, SixtyFourStreamsMatchRequestsRunAlone) {
     alone.push_back(*text);
   }
 
+  constexpr int kTotal = kStreams * kRequestsPerStream;
   absl::Mutex mu;
-  std::vector<std::string> failures;
-  std::atomic<int> completed{0};
-  std::atomic<bool> scrape_taken{false};
-  std::string scrape;
+  std::vector<std::string> failures;  // Guarded by mu, as are the counts.
+  int completed = 0;                  // Requests that ended well.
+  int finished = 0;                   // Requests that ended, well or not.
   std::vector<std::thread> streams;
   for (int s = 0; s < kStreams; ++s) {
     streams.emplace_back([&, s] {
@@ -80,6 +79,7 @@ TEST(ServerLoadTest, SixtyFourStreamsMatchRequestsRunAlone) {
       if (!own.ok()) {
         absl::MutexLock lock(&mu);
         failures.push_back(std::string(own.status().message()));
+        finished += kRequestsPerStream;  // None of its requests will run.
         return;
       }
       for (int r = 0; r < kRequestsPerStream; ++r) {
@@ -92,6 +92,7 @@ TEST(ServerLoadTest, SixtyFourStreamsMatchRequestsRunAlone) {
               return true;
             });
         absl::MutexLock lock(&mu);
+        ++finished;
         if (!text.ok()) {
           failures.push_back(absl::StrCat("stream ", s, " request ", r, ": ",
                                           text.status().ToString()));
@@ -105,17 +106,20 @@ TEST(ServerLoadTest, SixtyFourStreamsMatchRequestsRunAlone) {
       }
     });
   }
-  // Scrape while the streams run.
-  while (completed.load() < kStreams * kRequestsPerStream / 3) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  // Scrape while the streams run: once a third of the requests has ended
+  // (failures count too, so that a failing run cannot wait here forever).
+  // Every request ends by itself; a hung server is ended by ctest's
+  // timeout, as the joins below would be.
+  const auto third_ended = [&] { return finished >= kTotal / 3; };
+  mu.LockWhen(absl::Condition(&third_ended));
+  mu.Unlock();
   absl::StatusOr<std::string> metrics =
       (*server)->HttpGet((*server)->metrics_port(), "/metrics");
   for (std::thread& stream : streams) stream.join();
 
   EXPECT_TRUE(failures.empty())
       << failures.size() << " failures, first: " << failures.front();
-  EXPECT_EQ(completed.load(), kStreams * kRequestsPerStream);
+  EXPECT_EQ(completed, kTotal);
 
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   const std::string path = MakeTempDir() + "/scrape.txt";
@@ -137,7 +141,7 @@ TEST(ServerLoadTest, SixtyFourStreamsMatchRequestsRunAlone) {
   absl::StatusOr<double> success = (*server)->MetricValue(
       "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"cpu\"}");
   ASSERT_TRUE(success.ok());
-  EXPECT_EQ(*success, kDistinctRequests + kStreams * kRequestsPerStream);
+  EXPECT_EQ(*success, kDistinctRequests + kTotal);
 }
 
 }  // namespace

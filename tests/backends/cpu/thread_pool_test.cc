@@ -1,13 +1,18 @@
 #include "backends/cpu/thread_pool.h"
 
+#include <sys/syscall.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -127,29 +132,85 @@ TEST(ThreadPoolTest, ConcurrentCallersAreSerialized) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-// Loops far enough apart that the workers have gone to sleep in between.
+// The Linux thread ids of the pool's workers: a loop of size() indices
+// where each index waits until all have started, so that every thread of
+// the pool runs exactly one.
+std::vector<pid_t> WorkerTids(ThreadPool& pool) {
+  const pid_t caller = static_cast<pid_t>(syscall(SYS_gettid));
+  std::mutex mu;
+  std::vector<pid_t> tids;
+  std::atomic<int> started{0};
+  pool.ParallelFor(pool.size(), [&](int) {
+    const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (tid != caller) tids.push_back(tid);
+    }
+    started.fetch_add(1);
+    while (started.load() < pool.size()) std::this_thread::yield();
+  });
+  return tids;
+}
+
+// A thread's scheduler state from /proc: 'R' running or runnable (a
+// spinning worker, which yields, is one), 'S' asleep (blocked in the
+// kernel, as on a condition variable), '?' when unreadable.
+char ThreadState(pid_t tid) {
+  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat;
+  std::getline(file, stat);
+  // "tid (comm) state ...": the name may hold spaces and parentheses.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return '?';
+  return stat[close + 2];
+}
+
+// Only a pool that never sleeps makes this wait run out; how long the
+// workers spin first is the machine's business.
+constexpr auto kHangGuard = std::chrono::seconds(120);
+
+// Waits until every one of `tids` is asleep; false if that never happened
+// (within kHangGuard).
+bool AwaitAllAsleep(const std::vector<pid_t>& tids) {
+  const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+  for (;;) {
+    bool all = true;
+    for (pid_t tid : tids) all = all && ThreadState(tid) == 'S';
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+// Each loop starts once every worker is asleep, so it must wake them.
 TEST(ThreadPoolTest, WakesSleepingWorkers) {
   ThreadPool pool(3);
+  const std::vector<pid_t> workers = WorkerTids(pool);
+  ASSERT_EQ(workers.size(), 2u);
   for (int k = 0; k < 20; ++k) {
-    std::this_thread::sleep_for(
-        std::chrono::microseconds(4 * ThreadPool::kSpinMicros));
+    ASSERT_TRUE(AwaitAllAsleep(workers)) << "loop " << k;
     ExpectEachIndexOnce(pool, 1 + k % 7);
   }
 }
 
-// An idle pool sleeps: its workers use (almost) no CPU time.
+// An idle pool sleeps: once the spin after a loop ends, its workers are
+// asleep (not spinning) and use (almost) no CPU time.
 TEST(ThreadPoolTest, IdlePoolUsesNoCpu) {
   ThreadPool pool(4);
+  const std::vector<pid_t> workers = WorkerTids(pool);
+  ASSERT_EQ(workers.size(), 3u);
   ExpectEachIndexOnce(pool, 100);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // Spin ends.
+  ASSERT_TRUE(AwaitAllAsleep(workers)) << "the idle workers never slept";
   timespec before, after;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &before);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &after);
   const double cpu_seconds =
       (after.tv_sec - before.tv_sec) + (after.tv_nsec - before.tv_nsec) * 1e-9;
-  // Three spinning workers would use 0.6 s.
+  // Asleep, they use none however slow the machine; three workers that
+  // kept spinning would use up to 0.6 s.
   EXPECT_LT(cpu_seconds, 0.05);
+  for (pid_t tid : workers) EXPECT_EQ(ThreadState(tid), 'S') << tid;
 }
 
 TEST(ThreadPoolTest, ConstructAndDestroyRepeatedly) {
