@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/time/time.h"
 #include "clients/cpp/inference_client.h"
 
 namespace fxserve::testing {
@@ -15,6 +16,9 @@ inline client::ClientOptions UrlOptions(const std::string& url,
   client::ClientOptions options;
   options.url = url;
   options.bearer_token = token;
+  // Health and metadata calls of a loaded or sanitized server can be slow;
+  // the bound only ends a hang.
+  options.default_timeout = absl::Seconds(120);
   return options;
 }
 

@@ -155,7 +155,7 @@ absl::StatusOr<int> ServerProcess::WaitForExit(absl::Duration timeout) {
 absl::StatusOr<std::string> ServerProcess::HttpGet(
     int port, const std::string& path) const {
   httplib::Client client("127.0.0.1", port);
-  client.set_read_timeout(30, 0);
+  client.set_read_timeout(120, 0);  // A hang guard: scrapes under load.
   httplib::Result result = client.Get(path.c_str());
   if (!result) {
     return absl::UnavailableError(
