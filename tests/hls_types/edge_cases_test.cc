@@ -173,11 +173,14 @@ TEST(EdgeCases, ErrorsAreReportedNotUndefined) {
   EXPECT_THROW((void)x.to_string(7), fxhls::EmulationError);
 }
 
+// Poisoned builds give arbitrary values instead (poison_init_test.cc).
+#if !(defined(FXSERVE_HLS_POISON_INIT) && FXSERVE_HLS_POISON_INIT)
 TEST(EdgeCases, DefaultValueIsZero) {
   const ap_int<100> i;
   const ap_fixed<20, 5> f;
   EXPECT_TRUE(i.is_zero());
   EXPECT_EQ(f.to_double(), 0.0);
 }
+#endif
 
 }  // namespace

@@ -64,8 +64,15 @@ class ap_fixed_base {
   static const ap_q_mode qmode = Q;
   static const ap_o_mode omode = O;
 
+#if defined(FXSERVE_HLS_POISON_INIT) && FXSERVE_HLS_POISON_INIT
+  // Arbitrary raw bits from raw_'s own default constructor (see ap_int_base).
+  ap_fixed_base() : raw_() {}
+#else
   // Zero (AMD's headers leave it indeterminate).
   ap_fixed_base() = default;
+#endif
+  // Zero in every build; for the type layer itself (see fxhls::ZeroInit).
+  explicit ap_fixed_base(fxhls::ZeroInit) {}
 
   template <int W2, int I2, bool S2, ap_q_mode Q2, ap_o_mode O2, int N2>
   ap_fixed_base(  // NOLINT: implicit like the vendor type.
@@ -104,7 +111,7 @@ class ap_fixed_base {
   // --- Raw bits. -------------------------------------------------------
   const Raw& raw() const { return raw_; }
   static ap_fixed_base FromRaw(const Raw& raw) {
-    ap_fixed_base r;
+    ap_fixed_base r(fxhls::kZeroInit);
     r.raw_ = raw;
     return r;
   }
@@ -247,7 +254,13 @@ class ap_fixed_base {
   bool xor_reduce() const { return raw_.xor_reduce(); }
 
  private:
-  Raw raw_;
+#if defined(FXSERVE_HLS_POISON_INIT) && FXSERVE_HLS_POISON_INIT
+  // Every constructor but the default one starts from zero and never
+  // draws from the poison generator.
+  Raw raw_{fxhls::kZeroInit};
+#else
+  Raw raw_;  // Zero: see ap_int_base().
+#endif
 };
 
 #endif  // FXSERVE_KERNELS_HLS_TYPES_FXHLS_AP_FIXED_BASE_H_

@@ -105,6 +105,36 @@ class RangeRef;
 template <int W, bool S>
 class BitRef;
 
+// Tag of the zero constructor that the type layer uses for its own
+// temporaries: zero in every build, and no draw from the poison generator
+// below. AMD's headers have no such constructor: kernels must not use it.
+struct ZeroInit {
+  explicit ZeroInit() = default;
+};
+inline constexpr ZeroInit kZeroInit{};
+
+#if defined(FXSERVE_HLS_POISON_INIT) && FXSERVE_HLS_POISON_INIT
+#ifndef FXSERVE_HLS_POISON_SEED
+#define FXSERVE_HLS_POISON_SEED 1ULL  // CMake passes its cache value.
+#endif
+// Poison build (see README.md): AMD's types and the hardware leave a
+// default-constructed value undefined, so here it takes bits from a
+// splitmix64 stream instead of zero. One state per thread, constant-
+// initialized (no TLS guard), so a thread's values depend only on the seed
+// and the order of its default constructions.
+inline thread_local uint64_t poison_state = FXSERVE_HLS_POISON_SEED;
+
+// Restarts this thread's stream, e.g. to replay a run.
+inline void SetPoisonSeed(uint64_t seed) { poison_state = seed; }
+
+inline uint64_t NextPoisonBits() {
+  uint64_t z = (poison_state += 0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
+}
+#endif
+
 }  // namespace fxhls
 
 template <int W, bool S>
@@ -122,9 +152,20 @@ class ap_int_base {
   static const int width = W;
   static const bool sign_flag = S;
 
+#if defined(FXSERVE_HLS_POISON_INIT) && FXSERVE_HLS_POISON_INIT
+  // An arbitrary valid value, as the hardware may hold: W random bits,
+  // normalized like any other value of this type.
+  ap_int_base() {
+    for (uint64_t& limb : bits_.limb) limb = fxhls::NextPoisonBits();
+    fxhls::Normalize(bits_, W, S);
+  }
+#else
   // Unlike AMD's headers, a default-constructed value is zero, so emulation
   // never reads indeterminate bits.
   ap_int_base() = default;
+#endif
+  // Zero in every build; for the type layer itself (see fxhls::ZeroInit).
+  explicit ap_int_base(fxhls::ZeroInit) {}
 
   template <class T, fxhls::EnableIfCInt<T> = 0>
   ap_int_base(T value) {  // NOLINT: implicit like the vendor type.
@@ -178,7 +219,7 @@ class ap_int_base {
   }
   template <int N2>
   static ap_int_base FromWide(const fxhls::Wide<N2>& bits, bool sign_extend) {
-    ap_int_base r;
+    ap_int_base r(fxhls::kZeroInit);
     r.set_raw_bits(fxhls::Resize<kLimbs>(bits, sign_extend));
     return r;
   }
@@ -212,7 +253,7 @@ class ap_int_base {
   fxhls::IntOf<W, S> operator+() const { return *this; }
   typename fxhls::IntResult<1, false, W, S>::minus operator-() const;
   fxhls::IntOf<W, S> operator~() const {
-    fxhls::IntOf<W, S> r;
+    fxhls::IntOf<W, S> r(fxhls::kZeroInit);
     r.set_raw_bits(fxhls::BitNot(bits_));
     return r;
   }
@@ -411,14 +452,14 @@ class ap_int_base {
     return a.to_uint64();
   }
   fxhls::IntOf<W, S> ShiftLeftBy(unsigned long long amount) const {
-    fxhls::IntOf<W, S> r;
+    fxhls::IntOf<W, S> r(fxhls::kZeroInit);
     if (amount < static_cast<unsigned long long>(W)) {
       r.set_raw_bits(fxhls::ShiftLeft(bits_, static_cast<unsigned>(amount)));
     }
     return r;
   }
   fxhls::IntOf<W, S> ShiftRightBy(unsigned long long amount) const {
-    fxhls::IntOf<W, S> r;
+    fxhls::IntOf<W, S> r(fxhls::kZeroInit);
     const unsigned capped =
         amount < static_cast<unsigned long long>(W) ? amount : W;
     r.set_raw_bits(fxhls::ShiftRight(bits_, capped, S));

@@ -17,7 +17,7 @@ template <class R, int W1, bool S1, int W2, bool S2, class Op>
 R CombineInts(const ap_int_base<W1, S1>& a, const ap_int_base<W2, S2>& b,
               Op op) {
   constexpr int K = R::kLimbs;
-  R r;
+  R r(fxhls::kZeroInit);
   r.set_raw_bits(op(Resize<K>(a.raw_bits(), S1), Resize<K>(b.raw_bits(), S2)));
   return r;
 }
@@ -50,7 +50,7 @@ R DivideInts(const ap_int_base<W1, S1>& a, const ap_int_base<W2, S2>& b) {
   Wide<K> result = kRemainder ? remainder : quotient;
   const bool negate = kRemainder ? x_negative : x_negative != y_negative;
   if (negate) result = Negate(result);
-  R r;
+  R r(fxhls::kZeroInit);
   r.set_raw_bits(Resize<R::kLimbs>(result, true));
   return r;
 }
@@ -200,7 +200,7 @@ template <int W, bool S>
 ap_uint<W> ap_int_base<W, S>::get_range(int hi, int lo) const {
   CheckIndex(hi);
   CheckIndex(lo);
-  ap_uint<W> r;
+  ap_uint<W> r(fxhls::kZeroInit);
   if (hi >= lo) {
     Storage bits = fxhls::ShiftRight(bits_, lo, false);
     fxhls::Normalize(bits, hi - lo + 1, false);
