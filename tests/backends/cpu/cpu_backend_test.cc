@@ -127,9 +127,6 @@ INSTANTIATE_TEST_SUITE_P(
 // GPT-2 124M's shape: a prompt across the 16-token prefill chunk, then
 // decode steps, W8A8 pow2 and W4A8 fixed.
 TEST(CpuBackend, Gpt2SmallShapeMatchesCSim) {
-#ifdef FXSERVE_SANITIZED
-  GTEST_SKIP() << "minutes under sanitizers; checked in the Release build";
-#endif
   for (auto [bits, scales, decode_steps] :
        {std::make_tuple(8, ScaleKind::kPow2, 10),
         std::make_tuple(4, ScaleKind::kFixed, 2)}) {

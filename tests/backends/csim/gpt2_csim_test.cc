@@ -242,11 +242,6 @@ double WindowPerplexity(const std::vector<int>& ids, Forward forward) {
 // The acceptance targets on the shipped model, on one 256-token window
 // (docs/ and kernels/top/NUMERICS.md report the whole held-out file).
 TEST(Gpt2CSim, ShippedModelMeetsPerplexityTargets) {
-#ifdef FXSERVE_SANITIZED
-  // Minutes under ASan for paths the other tests already run; the Release
-  // stage of tools/test.sh checks the targets.
-  GTEST_SKIP() << "accuracy targets are checked in the unsanitized build";
-#endif
   auto weights = model::LoadGpt2(FXSERVE_TINY_MODEL_DIR);
   ASSERT_TRUE(weights.ok()) << weights.status();
   auto tokenizer = model::Gpt2Tokenizer::LoadFromDir(FXSERVE_TOKENIZER_DIR);
