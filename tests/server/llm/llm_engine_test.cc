@@ -9,6 +9,7 @@
 #include "server/llm/llm_engine.h"
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -233,6 +234,10 @@ class PausableBackend : public backends::Backend {
   void Resume() {
     absl::MutexLock lock(&mu_);
     paused_ = false;
+  }
+  bool holding() {
+    absl::MutexLock lock(&mu_);
+    return held_;
   }
   // Waits until a step is held inside Step; false after kTimeout.
   bool AwaitHeldStep() {
@@ -1066,43 +1071,91 @@ absl::StatusOr<RequestId> SubmitHeld(Harness& h, PausableBackend& pausable,
   return id;
 }
 
+// A long request whose first step is held inside the backend while its
+// deadline is still ahead.
+struct HeldBeforeDeadline {
+  RequestId id = 0;
+  absl::Time deadline;
+  Outcome* outcome = nullptr;
+  int expired_in_queue = 0;  // Earlier attempts, ended before admission.
+};
+
+// Submits with a deadline `margin` ahead and waits until the step is held
+// or the request ended. A deadline can pass before the engine admits the
+// request (however short the wait); the engine then ends it in the queue,
+// and the next attempt gets twice the margin. Every Outcome stays alive in
+// `outcomes`.
+absl::StatusOr<HeldBeforeDeadline> SubmitHeldBeforeDeadline(
+    Harness& h, PausableBackend& pausable, std::deque<Outcome>& outcomes) {
+  HeldBeforeDeadline held;
+  for (absl::Duration margin = absl::Milliseconds(1);
+       margin <= absl::Seconds(60); margin *= 2) {
+    Outcome& o = outcomes.emplace_back();
+    held.deadline = absl::Now() + margin;
+    LlmRequest request = Request(kLongRunningPrompt, 200);
+    request.deadline = held.deadline;
+    pausable.Pause();
+    absl::StatusOr<RequestId> id = h.engine->Submit(request, o.Callbacks());
+    if (!id.ok()) return id.status();
+    const absl::Time give_up = absl::Now() + kTimeout;
+    while (!pausable.holding() && !o.IsDone() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Microseconds(100));
+    }
+    if (pausable.holding()) {
+      held.id = *id;
+      held.outcome = &o;
+      return held;
+    }
+    if (!o.WaitDone()) return absl::DeadlineExceededError("no step was held");
+    if (o.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      return absl::InternalError(
+          absl::StrCat("ended before its step: ", o.status().ToString()));
+    }
+    ++held.expired_in_queue;
+  }
+  return absl::DeadlineExceededError("every deadline passed in the queue");
+}
+
 // A deadline that passes during a step ends the request at the next step
 // boundary as DEADLINE_EXCEEDED and frees its KV, however long the step.
 TEST(LlmEngine, DeadlinePassingDuringAHeldStepEndsAtTheNextBoundary) {
-  Outcome o;
+  std::deque<Outcome> outcomes;
   auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
   PausableBackend* pausable = backend.get();
   auto h = StartWith(std::move(backend), EngineOptions());
   ASSERT_NE(h, nullptr);
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(1);
-  ASSERT_TRUE(SubmitHeld(*h, *pausable, deadline, o).ok());
+  absl::StatusOr<HeldBeforeDeadline> held =
+      SubmitHeldBeforeDeadline(*h, *pausable, outcomes);
+  ASSERT_TRUE(held.ok()) << held.status();
+  Outcome& o = *held->outcome;
   EXPECT_GT(h->metrics.kv_blocks_used->value(), 0);
-  while (absl::Now() <= deadline) absl::SleepFor(absl::Milliseconds(1));
+  while (absl::Now() <= held->deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_FALSE(o.IsDone());  // Nothing ends inside a step.
   pausable->Resume();
   ASSERT_TRUE(o.WaitDone());
   EXPECT_EQ(o.status().code(), absl::StatusCode::kDeadlineExceeded)
       << o.status();
   EXPECT_LE(o.result().generated_tokens, 1);  // The held step's token.
-  EXPECT_EQ(h->Failures("deadline_exceeded"), 1);
+  EXPECT_EQ(h->Failures("deadline_exceeded"), 1 + held->expired_in_queue);
   EXPECT_EQ(h->Failures("cancelled"), 0);
   EXPECT_EQ(h->metrics.kv_blocks_used->value(), 0);
   EXPECT_EQ(h->metrics.running_requests->value(), 0);
   EXPECT_EQ(pausable->FreeKvBlocks(), h->engine->capabilities().kv_blocks);
   h.reset();
-  o.ExpectWellFormed();
+  for (const Outcome& each : outcomes) each.ExpectWellFormed();
 }
 
 // gRPC cancels a call whose deadline expired: a cancel that arrives after
 // the request's deadline counts as the deadline; one before it, as a cancel.
 TEST(LlmEngine, CancelAfterTheDeadlineCountsAsTheDeadline) {
-  Outcome early, late;
+  Outcome early;
+  std::deque<Outcome> outcomes;
   auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
   PausableBackend* pausable = backend.get();
   auto h = StartWith(std::move(backend), EngineOptions());
   ASSERT_NE(h, nullptr);
   absl::StatusOr<RequestId> id =
-      SubmitHeld(*h, *pausable, absl::Now() + absl::Hours(1), early);
+      SubmitHeld(*h, *pausable, absl::InfiniteFuture(), early);
   ASSERT_TRUE(id.ok()) << id.status();
   h->engine->Cancel(*id);
   pausable->Resume();
@@ -1110,22 +1163,23 @@ TEST(LlmEngine, CancelAfterTheDeadlineCountsAsTheDeadline) {
   EXPECT_EQ(early.status().code(), absl::StatusCode::kCancelled)
       << early.status();
 
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(1);
-  id = SubmitHeld(*h, *pausable, deadline, late);
-  ASSERT_TRUE(id.ok()) << id.status();
-  while (absl::Now() <= deadline) absl::SleepFor(absl::Milliseconds(1));
-  h->engine->Cancel(*id);
+  absl::StatusOr<HeldBeforeDeadline> held =
+      SubmitHeldBeforeDeadline(*h, *pausable, outcomes);
+  ASSERT_TRUE(held.ok()) << held.status();
+  Outcome& late = *held->outcome;
+  while (absl::Now() <= held->deadline) absl::SleepFor(absl::Milliseconds(1));
+  h->engine->Cancel(held->id);
   pausable->Resume();
   ASSERT_TRUE(late.WaitDone());
   EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded)
       << late.status();
   EXPECT_THAT(std::string(late.status().message()), HasSubstr("deadline"));
   EXPECT_EQ(h->Failures("cancelled"), 1);
-  EXPECT_EQ(h->Failures("deadline_exceeded"), 1);
+  EXPECT_EQ(h->Failures("deadline_exceeded"), 1 + held->expired_in_queue);
   EXPECT_EQ(h->metrics.kv_blocks_used->value(), 0);
   h.reset();
   early.ExpectWellFormed();
-  late.ExpectWellFormed();
+  for (const Outcome& each : outcomes) each.ExpectWellFormed();
 }
 
 }  // namespace
