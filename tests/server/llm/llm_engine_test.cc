@@ -279,6 +279,18 @@ class PausableBackend : public backends::Backend {
   bool held_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// An engine on a PausableBackend (owned by the engine; `pausable` borrows).
+struct PausableHarness {
+  std::unique_ptr<Harness> h;
+  PausableBackend* pausable = nullptr;
+};
+
+PausableHarness StartPausable() {
+  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
+  PausableBackend* pausable = backend.get();
+  return {StartWith(std::move(backend), EngineOptions()), pausable};
+}
+
 // Holds the engine thread inside a finished request's on_done until Open().
 class Gate {
  public:
@@ -1029,11 +1041,9 @@ TEST(LlmEngine, ConcurrentSubmitsFromSeveralThreads) {
 // not only once that step is over.
 TEST(LlmEngine, KvGaugesCountARequestDuringItsFirstStep) {
   Outcome o;
-  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
-  PausableBackend* pausable = backend.get();
-  pausable->Pause();
-  auto h = StartWith(std::move(backend), EngineOptions());
+  auto [h, pausable] = StartPausable();
   ASSERT_NE(h, nullptr);
+  pausable->Pause();
   const int block = h->engine->capabilities().kv_block_tokens;
   // A prompt of more than one block, so the count is not 0 or 1 by chance.
   std::string prompt;
@@ -1120,9 +1130,7 @@ absl::StatusOr<HeldBeforeDeadline> SubmitHeldBeforeDeadline(
 // boundary as DEADLINE_EXCEEDED and frees its KV, however long the step.
 TEST(LlmEngine, DeadlinePassingDuringAHeldStepEndsAtTheNextBoundary) {
   std::deque<Outcome> outcomes;
-  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
-  PausableBackend* pausable = backend.get();
-  auto h = StartWith(std::move(backend), EngineOptions());
+  auto [h, pausable] = StartPausable();
   ASSERT_NE(h, nullptr);
   absl::StatusOr<HeldBeforeDeadline> held =
       SubmitHeldBeforeDeadline(*h, *pausable, outcomes);
@@ -1150,9 +1158,7 @@ TEST(LlmEngine, DeadlinePassingDuringAHeldStepEndsAtTheNextBoundary) {
 TEST(LlmEngine, CancelAfterTheDeadlineCountsAsTheDeadline) {
   Outcome early;
   std::deque<Outcome> outcomes;
-  auto backend = std::make_unique<PausableBackend>(CpuBackend(8));
-  PausableBackend* pausable = backend.get();
-  auto h = StartWith(std::move(backend), EngineOptions());
+  auto [h, pausable] = StartPausable();
   ASSERT_NE(h, nullptr);
   absl::StatusOr<RequestId> id =
       SubmitHeld(*h, *pausable, absl::InfiniteFuture(), early);
