@@ -19,6 +19,11 @@ std::string ReasonLabel(const absl::Status& status) {
   return name;
 }
 
+absl::Status DeadlinePassed(int generated) {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the request's deadline passed after ", generated, " generated tokens"));
+}
+
 }  // namespace
 
 absl::Status LlmEngineOptions::Validate() const {
@@ -203,9 +208,7 @@ void LlmEngine::Cancel(RequestId id, absl::Status reason) {
   if (it == requests_.end() || it->second.stop_reason) return;
   RequestState& state = it->second;
   if (absl::IsCancelled(reason) && now >= state.deadline) {
-    reason = absl::DeadlineExceededError(
-        absl::StrCat("the request's deadline passed after ", state.generated,
-                     " generated tokens"));
+    reason = DeadlinePassed(state.generated);
   }
   state.stop_reason = std::move(reason);
 }
@@ -323,9 +326,7 @@ void LlmEngine::ExpireRequests(absl::Time now, std::vector<Event>& events) {
     if (state.stop_reason) {
       ended.push_back({id, *state.stop_reason});
     } else if (now >= state.deadline) {
-      ended.push_back({id, absl::DeadlineExceededError(absl::StrCat(
-                               "the request's deadline passed after ",
-                               state.generated, " generated tokens"))});
+      ended.push_back({id, DeadlinePassed(state.generated)});
     } else if (options_.queue_timeout > absl::ZeroDuration() &&
                scheduler_.IsWaiting(id) &&
                now - state.arrival >= options_.queue_timeout) {
