@@ -85,11 +85,20 @@ struct BackendOptions {
   int kv_block_tokens = 16;  // Positions per KV block.
   // KV cache size in blocks; 0 = room for max_batch full contexts.
   int kv_blocks = 0;
+  // fpga: the xclbin to load (a card's, or the emulated card's), or a
+  // folder of xclbins named <build>.xclbin to pick the model's build from;
+  // the XRT device index; how long one kernel run may take before the
+  // device counts as failed.
+  std::string xclbin;
+  std::string xclbin_dir;
+  int fpga_device = 0;
+  int fpga_run_timeout_ms = 120000;
 };
 
 // The backends this build has, by name: "cpu" (bit-exact integer
 // emulation), "csim" (the HLS kernels in C-simulation: the golden model,
-// slow), "fpga" (not yet available: fails with a clear message).
+// slow), "fpga" (an Alveo card, or the emulated card, through XRT;
+// backends/fpga/README.md).
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
     const std::string& name, const model::QuantizedGpt2& model,
     const BackendOptions& options);

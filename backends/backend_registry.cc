@@ -3,6 +3,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/csim/csim_backend.h"
+#include "backends/fpga/fpga_backend.h"
 
 namespace fxserve::backends {
 
@@ -11,11 +12,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
     const BackendOptions& options) {
   if (name == "cpu") return cpu::CreateCpuBackend(model, options);
   if (name == "csim") return csim::CreateCSimBackend(model, options);
-  if (name == "fpga") {
-    return absl::UnimplementedError(
-        "the fpga backend is not available in this version of fxserve; use "
-        "--backend=cpu (bit-identical results) or --backend=csim");
-  }
+  if (name == "fpga") return fpga::CreateFpgaBackend(model, options);
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown backend '", name, "'; choose cpu, csim or fpga"));
 }

@@ -17,6 +17,14 @@ constexpr uint64_t kCuStride = 0x10000;
 
 }  // namespace
 
+std::string Gpt2StepKernelName(const std::string& build) {
+  std::string name = "fxserve_" + build;
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
 CardManifest Gpt2CardManifest(const std::string& build, int compute_units) {
   static constexpr const char* kArgNames[kGpt2StepArgs] = {
       "emb", "attn", "mlp", "head", "kv", "step", "logits"};
@@ -29,7 +37,7 @@ CardManifest Gpt2CardManifest(const std::string& build, int compute_units) {
     m.banks.push_back({absl::StrCat("HBM[", b, "]"), b * kBankSpan, kBankSpan});
   }
   KernelManifest k;
-  k.name = kGpt2StepKernel;
+  k.name = Gpt2StepKernelName(build);
   for (int a = 0; a < kGpt2StepArgs; ++a) {
     k.args.push_back({kArgNames[a], true, kFirstArgOffset + a * kPointerStride,
                       8, kArgBank[a], "ap_uint<512>*"});

@@ -11,9 +11,13 @@
 
 namespace fxserve::backends::fpga {
 
-inline constexpr char kGpt2StepKernel[] = "fxserve_gpt2_step";
+// The step kernel of a build is named after it: "gpt2-tiny-w4a8-pow2" ->
+// "fxserve_gpt2_tiny_w4a8_pow2" (kernels/hw/gpt2_tops.cpp pastes the same
+// name from its build macros), so the host can tell from any xclbin, a
+// card's or the emulated one's, whether it runs the model it loads.
+std::string Gpt2StepKernelName(const std::string& build);
 
-// Argument indices of fxserve_gpt2_step (kernels/hw/gpt2_tops.cpp).
+// Argument indices of the step kernel (kernels/hw/gpt2_tops.cpp).
 enum Gpt2StepArg : int {
   kArgEmb = 0,
   kArgAttn,

@@ -1,31 +1,30 @@
-// The Vitis synthesis entry points of fxserve's GPT-2 accelerator: one
+// The Vitis synthesis entry point of fxserve's GPT-2 accelerator: one
 // hardware build (shape x weight bits x scale mode), chosen with macros,
-// as two C-linkage kernels that v++ compiles by name:
+// as one C-linkage kernel that v++ compiles by name, named after its build
+// so that the host can check an xclbin against the model it loads:
 //
-//   fxserve_gpt2_decode   one token (Gpt2Decode: GEMV units)
-//   fxserve_gpt2_prefill  up to kPrefillTokens tokens (Gpt2Prefill: GEMM)
+//   fxserve_gpt2_<shape>_w<bits>a8_<scales>   e.g. fxserve_gpt2_tiny_w4a8_pow2
+//
+// It wraps Gpt2Step<M> (kernels/top/gpt2_step.h): one launch runs a whole
+// engine step (decode tokens and prefill chunks of many sequences) on the
+// device-memory layout of kernels/top/gpt2_device_layout.h.
 //
 // Build selection (kernels/hw/Makefile passes them with -D):
 //   FXSERVE_HW_SHAPE        tiny | small   (default tiny: models/tiny-gpt2)
 //   FXSERVE_HW_WEIGHT_BITS  4 | 8          (default 4: W4A8 block linears)
 //   FXSERVE_HW_SCALES       pow2 | fixed   (default pow2: shift-only scales)
 //
-// The XRT host binds one buffer per pointer argument: `params` (the whole
-// ModelParams<M> image, m_axi bundle `weights`), `cache` (one sequence's
-// KvCache<M>, bundle `kv`), `tokens`, `logits` and `embed_errors` (bundle
-// `out`); the scalars are AXI-lite registers. The buffers hold the C++
-// object layout of the structs in kernels/top/gpt2_params.h as compiled
-// with AMD's headers. Whether Vitis HLS accepts these struct pointers as
-// m_axi ports at all is the first open question (kernels/hw/README.md,
-// "Known risks").
+// Seven 512-bit AXI masters, each its own m_axi bundle so that u280.cfg
+// can put each on its own HBM pseudo-channels: emb, attn, mlp, head (the
+// weights, packed once per model), kv (the paged KV cache), step (the step
+// descriptor in, the kernel's status words out) and logits. No scalars: a
+// step is described entirely in device memory. The argument order is the
+// host's (backends/fpga/gpt2_card.h).
 //
-// The kernels return void: an XRT run reports only its state, so the
-// count of clamped out-of-range token ids / positions (0 when the host
-// validated its input) is written to `embed_errors[0]` instead.
-//
-// Untested in Vitis (none on the development machines); CI only compiles
-// this file with g++ (kernels/hw/CMakeLists.txt).
-#include "kernels/top/gpt2_model.h"
+// Untested in Vitis (none on the development machines); CI compiles this
+// file with g++ (kernels/hw/CMakeLists.txt) and runs the same Gpt2Step in
+// C-simulation behind XRT's software emulation (backends/fpga/).
+#include "kernels/top/gpt2_step.h"
 
 #ifndef FXSERVE_HW_SHAPE
 #define FXSERVE_HW_SHAPE tiny
@@ -64,40 +63,33 @@ using M = Gpt2Config<FXSERVE_HW_PASTE(Shape_, FXSERVE_HW_SHAPE),
 namespace kgpt2 = fxserve::kernels::gpt2;
 using kgpt2::hw::M;
 
-// v++ finds kernels by their unmangled names (-k fxserve_gpt2_decode).
+#define FXSERVE_HW_KERNEL_NAME_(shape, bits, scales) \
+  fxserve_gpt2_##shape##_w##bits##a8_##scales
+#define FXSERVE_HW_KERNEL_NAME(shape, bits, scales) \
+  FXSERVE_HW_KERNEL_NAME_(shape, bits, scales)
+#define FXSERVE_HW_KERNEL                                           \
+  FXSERVE_HW_KERNEL_NAME(FXSERVE_HW_SHAPE, FXSERVE_HW_WEIGHT_BITS, \
+                         FXSERVE_HW_SCALES)
+
+// v++ finds kernels by their unmangled names (-k fxserve_gpt2_tiny_...).
 // The interface pragmas live here only: Vitis HLS applies them on the top
-// function, and these functions are the tops.
+// function, and this function is the top.
 extern "C" {
 
-void fxserve_gpt2_decode(const kgpt2::ModelParams<M>* params,
-                         kgpt2::KvCache<M>* cache, int token, int pos,
-                         kgpt2::logit_raw_t logits[1][M::kVocabPadded],
-                         int* embed_errors) {
-#pragma HLS INTERFACE m_axi port = params bundle = weights
-#pragma HLS INTERFACE m_axi port = cache bundle = kv
-#pragma HLS INTERFACE m_axi port = logits bundle = out
-#pragma HLS INTERFACE m_axi port = embed_errors bundle = out
-#pragma HLS INTERFACE s_axilite port = token
-#pragma HLS INTERFACE s_axilite port = pos
+void FXSERVE_HW_KERNEL(const kgpt2::word_t* emb, const kgpt2::word_t* attn,
+                       const kgpt2::word_t* mlp, const kgpt2::word_t* head,
+                       kgpt2::word_t* kv, kgpt2::word_t* step,
+                       kgpt2::word_t* logits) {
+#pragma HLS INTERFACE m_axi port = emb bundle = emb
+#pragma HLS INTERFACE m_axi port = attn bundle = attn
+#pragma HLS INTERFACE m_axi port = mlp bundle = mlp
+#pragma HLS INTERFACE m_axi port = head bundle = head
+#pragma HLS INTERFACE m_axi port = kv bundle = kv
+#pragma HLS INTERFACE m_axi port = step bundle = step
+#pragma HLS INTERFACE m_axi port = logits bundle = logits
 #pragma HLS INTERFACE s_axilite port = return
-  embed_errors[0] = kgpt2::Gpt2Decode<M>(params, cache, token, pos, logits);
-}
-
-void fxserve_gpt2_prefill(
-    const kgpt2::ModelParams<M>* params, kgpt2::KvCache<M>* cache,
-    const int tokens[kgpt2::kPrefillTokens], int start_pos, int n,
-    kgpt2::logit_raw_t logits[kgpt2::kPrefillTokens][M::kVocabPadded],
-    int* embed_errors) {
-#pragma HLS INTERFACE m_axi port = params bundle = weights
-#pragma HLS INTERFACE m_axi port = cache bundle = kv
-#pragma HLS INTERFACE m_axi port = tokens bundle = out
-#pragma HLS INTERFACE m_axi port = logits bundle = out
-#pragma HLS INTERFACE m_axi port = embed_errors bundle = out
-#pragma HLS INTERFACE s_axilite port = start_pos
-#pragma HLS INTERFACE s_axilite port = n
-#pragma HLS INTERFACE s_axilite port = return
-  embed_errors[0] =
-      kgpt2::Gpt2Prefill<M>(params, cache, tokens, start_pos, n, logits);
+  const kgpt2::StepBuffers<M> buffers{emb, attn, mlp, head, kv, step, logits};
+  kgpt2::Gpt2Step<M>(buffers);
 }
 
 }  // extern "C"

@@ -39,12 +39,15 @@ inline void FromWords(const std::vector<kgpt2::word_t>& words,
 template <class M>
 class Gpt2StepRunner final : public KernelRunner {
  public:
+  explicit Gpt2StepRunner(std::string kernel_name)
+      : kernel_name_(std::move(kernel_name)) {}
+
   absl::Status Run(const KernelManifest& kernel,
                    absl::Span<const ArgValue> args) override {
-    if (kernel.name != kGpt2StepKernel ||
+    if (kernel.name != kernel_name_ ||
         args.size() != static_cast<size_t>(kGpt2StepArgs)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "the card plays ", kGpt2StepKernel, " with ", kGpt2StepArgs,
+          "the card plays ", kernel_name_, " with ", kGpt2StepArgs,
           " arguments, not ", kernel.name, " with ", args.size()));
     }
     std::vector<kgpt2::word_t> words[kGpt2StepArgs];
@@ -67,6 +70,9 @@ class Gpt2StepRunner final : public KernelRunner {
     }
     return absl::OkStatus();
   }
+
+ private:
+  std::string kernel_name_;
 };
 
 // The runner of build "gpt2-<shape_name>-w<bits>a8-<scales>" among Shape's
@@ -78,19 +84,23 @@ std::unique_ptr<KernelRunner> CreateGpt2StepRunnerFor(
   const std::string prefix = "gpt2-" + shape_name + "-";
   if (build == prefix + "w8a8-pow2") {
     return std::make_unique<
-        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 8, ScaleMode::kPow2>>>();
+        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 8, ScaleMode::kPow2>>>(
+        Gpt2StepKernelName(build));
   }
   if (build == prefix + "w8a8-fixed") {
     return std::make_unique<
-        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 8, ScaleMode::kFixed>>>();
+        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 8, ScaleMode::kFixed>>>(
+        Gpt2StepKernelName(build));
   }
   if (build == prefix + "w4a8-pow2") {
     return std::make_unique<
-        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 4, ScaleMode::kPow2>>>();
+        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 4, ScaleMode::kPow2>>>(
+        Gpt2StepKernelName(build));
   }
   if (build == prefix + "w4a8-fixed") {
     return std::make_unique<
-        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 4, ScaleMode::kFixed>>>();
+        Gpt2StepRunner<kgpt2::Gpt2Config<Shape, 4, ScaleMode::kFixed>>>(
+        Gpt2StepKernelName(build));
   }
   return nullptr;
 }

@@ -276,9 +276,9 @@ TEST(CpuBackend, BadStepsChangeNothing) {
 
 TEST(CpuBackend, RegistryExplainsUnavailableBackends) {
   const QuantizedGpt2& q = Quantized(TinyConfig(), 8, ScaleKind::kPow2);
-  auto fpga = CreateBackend("fpga", q, {});
-  EXPECT_EQ(fpga.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(std::string(fpga.status().message()).find("--backend=cpu"),
+  auto fpga = CreateBackend("fpga", q, {});  // No xclbin.
+  EXPECT_EQ(fpga.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(fpga.status().message()).find("--fpga-emulation"),
             std::string::npos);
   auto unknown = CreateBackend("gpu", q, {});
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);

@@ -72,6 +72,7 @@ class HostCard {
     auto runner = CreateCardKernelRunner(Gpt2CardManifest(*build));
     EXPECT_TRUE(runner.ok()) << runner.status();
     runner_ = *std::move(runner);
+    kernel_ = Gpt2CardManifest(*build).kernels[0];
     geometry_.block_tokens = block_tokens;
     geometry_.kv_blocks = kv_blocks;
     geometry_.table_stride =
@@ -136,7 +137,7 @@ class HostCard {
   KvBlockTable table_;
   StepGeometry geometry_;
   std::unique_ptr<KernelRunner> runner_;
-  KernelManifest kernel_ = Gpt2CardManifest("any").kernels[0];
+  KernelManifest kernel_;
   std::vector<uint8_t> buffers_[kGpt2StepArgs];
   int vocab_ = 0, vocab_padded_ = 0, launches_ = 0;
 };
