@@ -44,6 +44,23 @@ absl::Status Prefixed(const absl::Status& status, const std::string& prefix) {
                       absl::StrCat(prefix, ": ", status.message()));
 }
 
+// The model's backend; with fallback "cpu", the CPU backend when an fpga
+// one cannot be opened (reason says why, and the log says so).
+absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
+    const std::string& name, const model::QuantizedGpt2& weights,
+    const backends::BackendOptions& options, const std::string& fallback,
+    const std::string& model_name, std::string& reason) {
+  absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
+      backends::CreateBackend(name, weights, options);
+  if (backend.ok() || name != "fpga" || fallback != "cpu") return backend;
+  reason = std::string(backend.status().message());
+  std::fprintf(stderr,
+               "fxserve: %s: the fpga backend is unavailable (%s); serving "
+               "on the cpu backend instead (--fallback=cpu)\n",
+               model_name.c_str(), reason.c_str());
+  return backends::CreateBackend("cpu", weights, options);
+}
+
 }  // namespace
 
 absl::Status ServerOptions::Validate() const {
@@ -72,6 +89,13 @@ absl::Status ServerOptions::Validate() const {
   }
   if (default_max_tokens < 0) {
     return absl::InvalidArgumentError("--default-max-tokens must be >= 0");
+  }
+  if (fallback != "none" && fallback != "cpu") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--fallback=", fallback, ": choose none or cpu"));
+  }
+  if (fpga_run_timeout_ms < 1) {
+    return absl::InvalidArgumentError("--fpga-run-timeout-ms must be >= 1");
   }
   if (tls_cert_file.empty() != tls_key_file.empty()) {
     return absl::InvalidArgumentError(
@@ -109,6 +133,11 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
       ScanModelRepository(options.model_repository);
   if (!repository.ok()) return repository.status();
   llm_metrics_ = std::make_unique<llm::LlmMetricFamilies>(metrics_);
+  Family<Gauge>& fallbacks = metrics_.AddGauge(
+      "fxserve_backend_fallback",
+      "1 for a model served on another backend than configured, because "
+      "that one could not be opened (--fallback).",
+      {"model", "configured", "serving"});
   std::map<std::string, std::shared_ptr<const model::Gpt2Tokenizer>> tokenizers;
   for (RepositoryModel& entry : *repository) {
     const config::ModelConfig& config = entry.config;
@@ -138,9 +167,16 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
         .max_batch =
             config.max_batch() > 0 ? config.max_batch() : options.max_batch,
         .kv_block_tokens = options.kv_block_tokens,
-        .kv_blocks = options.kv_cache_blocks};
+        .kv_blocks = options.kv_cache_blocks,
+        .xclbin = options.xclbin,
+        .xclbin_dir = options.xclbin_dir,
+        .fpga_device = options.fpga_device,
+        .fpga_run_timeout_ms = options.fpga_run_timeout_ms};
+    std::string fallback_reason;
     absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
-        backends::CreateBackend(backend_name, *weights, backend_options);
+        CreateBackendWithFallback(backend_name, *weights, backend_options,
+                                  options.fallback, config.name(),
+                                  fallback_reason);
     if (!backend.ok()) return Prefixed(backend.status(), where);
 
     const std::string tokenizer_dir = TokenizerDir(options, entry.artifact_dir);
@@ -187,6 +223,10 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
     served->name = config.name();
     served->version = absl::StrCat(config.version() > 0 ? config.version() : 1);
     served->backend = actual_backend;
+    served->fallback_reason = fallback_reason;
+    if (!fallback_reason.empty()) {
+      fallbacks.With({config.name(), backend_name, actual_backend}).Set(1);
+    }
     served->engine = *std::move(engine);
     models_.emplace(config.name(), std::move(served));
   }

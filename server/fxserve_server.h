@@ -38,6 +38,14 @@ struct ServerOptions {
   std::string auth_token_file;  // Empty: no authentication.
   std::string tokenizer_dir;    // Empty: the model's folder, else the
                                 // FXSERVE_TOKENIZER_DIR, else the build's.
+  // fpga backend (BackendOptions has the details).
+  std::string xclbin;
+  std::string xclbin_dir;  // Set by --fpga-emulation: the kit's xclbins.
+  int fpga_device = 0;
+  int fpga_run_timeout_ms = 120000;
+  // "none", or "cpu": a model whose fpga backend cannot be opened is
+  // served on the CPU backend, and says so (log, model config, metrics).
+  std::string fallback = "none";
 
   absl::Status Validate() const;
 };

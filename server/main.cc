@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "backends/fpga/emulation/fpga_emulation.h"
 #include "server/fxserve_server.h"
 
 ABSL_FLAG(std::string, model_repository, FXSERVE_DEFAULT_MODEL_REPOSITORY,
@@ -20,6 +21,18 @@ ABSL_FLAG(std::string, model_repository, FXSERVE_DEFAULT_MODEL_REPOSITORY,
 ABSL_FLAG(std::string, backend, "cpu",
           "Backend for models whose config names none: cpu (bit-exact "
           "integer emulation), csim (HLS C-simulation, slow), fpga.");
+ABSL_FLAG(bool, fpga_emulation, false,
+          "fpga backend: run on fxserve's emulated card through XRT's "
+          "software emulation (no card needed; slow: a C-simulation).");
+ABSL_FLAG(std::string, xclbin, "",
+          "fpga backend: the xclbin to load (default with --fpga-emulation: "
+          "the build's xclbin for each model's kernel build).");
+ABSL_FLAG(int, fpga_device, 0, "fpga backend: XRT device index.");
+ABSL_FLAG(int, fpga_run_timeout_ms, 120000,
+          "fpga backend: a kernel run taking longer fails the device.");
+ABSL_FLAG(std::string, fallback, "none",
+          "none, or cpu: serve a model on the CPU backend (bit-identical) "
+          "when its fpga backend cannot be opened.");
 ABSL_FLAG(std::string, bind, "0.0.0.0", "Address every listener binds to.");
 ABSL_FLAG(int, grpc_port, 8001, "gRPC (KServe v2) port; 0 picks a free one.");
 ABSL_FLAG(int, http_port, 8000,
@@ -105,6 +118,18 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Before any thread exists: it may re-execute the process.
+  std::string xclbin_dir;
+  if (absl::GetFlag(FLAGS_fpga_emulation)) {
+    auto kit = fxserve::backends::fpga::StartFpgaEmulation(argv, {});
+    if (!kit.ok()) {
+      std::fprintf(stderr, "fxserve: --fpga-emulation: %s\n",
+                   kit.status().ToString().c_str());
+      return 1;
+    }
+    xclbin_dir = *kit;
+  }
+
   // Block the stop signals in every thread (gRPC's start after this) and
   // take them synchronously below.
   sigset_t stop_signals;
@@ -129,7 +154,12 @@ int main(int argc, char** argv) {
       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert),
       .tls_key_file = absl::GetFlag(FLAGS_tls_key),
       .auth_token_file = absl::GetFlag(FLAGS_auth_token_file),
-      .tokenizer_dir = absl::GetFlag(FLAGS_tokenizer_dir)};
+      .tokenizer_dir = absl::GetFlag(FLAGS_tokenizer_dir),
+      .xclbin = absl::GetFlag(FLAGS_xclbin),
+      .xclbin_dir = xclbin_dir,
+      .fpga_device = absl::GetFlag(FLAGS_fpga_device),
+      .fpga_run_timeout_ms = absl::GetFlag(FLAGS_fpga_run_timeout_ms),
+      .fallback = absl::GetFlag(FLAGS_fallback)};
   auto server = fxserve::server::FxServer::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "fxserve: %s\n", server.status().ToString().c_str());

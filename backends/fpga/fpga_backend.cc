@@ -125,7 +125,6 @@ absl::Status FpgaBackend::LoadXclbin(const std::string& kernel_name) {
         ": build the xclbin for the model's shape, weight bits and scales "
         "(kernels/hw/README.md)"));
   }
-  device_ = xrt::device(options_.fpga_device);
   uuid_ = device_.load_xclbin(xclbin);
   kernel_ = xrt::kernel(device_, uuid_, kernel_name);
   absl::StrAppendFormat(&caps_.detail, "; xclbin loaded in %.2f s",
@@ -188,25 +187,32 @@ absl::StatusOr<std::string> ChooseXclbin(const BackendOptions& options,
 absl::Status FpgaBackend::Open(const model::QuantizedGpt2& model) {
   auto build = Gpt2BuildName(model);
   if (!build.ok()) return build.status();
-  auto xclbin = ChooseXclbin(options_, *build);
-  if (!xclbin.ok()) return xclbin.status();
-  options_.xclbin = *xclbin;
   auto image = PackGpt2DeviceImage(model);
   if (!image.ok()) return image.status();
   vocab_padded_ = image->dims.vocab_padded;
-  caps_.detail = absl::StrCat("build ", *build, ", xclbin ", options_.xclbin);
   try {
+    device_ = xrt::device(options_.fpga_device);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "no FPGA to open (", Tried(options_), "): ", e.what(),
+        ". Without a card use --fpga-emulation, or --fallback=cpu to serve "
+        "on the CPU backend"));
+  }
+  auto xclbin = ChooseXclbin(options_, *build);
+  if (!xclbin.ok()) return xclbin.status();
+  options_.xclbin = *xclbin;
+  try {
+    caps_.detail = absl::StrCat(device_.get_info<xrt::info::device::name>(),
+                                ", build ", *build, ", xclbin ",
+                                options_.xclbin);
     if (absl::Status s = LoadXclbin(Gpt2StepKernelName(*build)); !s.ok()) {
       return s;
     }
-    caps_.detail = absl::StrCat(
-        device_.get_info<xrt::info::device::name>(), ", ", caps_.detail);
     return Upload(*image);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot open the FPGA (", Tried(options_), "): ", e.what(),
-        ". Without a card use --fpga-emulation, or --fallback=cpu to serve "
-        "on the CPU backend"));
+        "cannot load the model onto the FPGA (", Tried(options_),
+        "): ", e.what()));
   }
 }
 

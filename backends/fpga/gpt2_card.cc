@@ -25,6 +25,18 @@ std::string Gpt2StepKernelName(const std::string& build) {
   return name;
 }
 
+std::vector<std::string> AllGpt2Builds() {
+  std::vector<std::string> builds;
+  for (const char* shape : {"tiny", "small"}) {
+    for (const char* bits : {"w8a8", "w4a8"}) {
+      for (const char* scales : {"pow2", "fixed"}) {
+        builds.push_back(absl::StrCat("gpt2-", shape, "-", bits, "-", scales));
+      }
+    }
+  }
+  return builds;
+}
+
 CardManifest Gpt2CardManifest(const std::string& build, int compute_units) {
   static constexpr const char* kArgNames[kGpt2StepArgs] = {
       "emb", "attn", "mlp", "head", "kv", "step", "logits"};

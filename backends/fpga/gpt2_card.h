@@ -6,6 +6,7 @@
 #define FXSERVE_BACKENDS_FPGA_GPT2_CARD_H_
 
 #include <string>
+#include <vector>
 
 #include "backends/fpga/emulation/card_manifest.h"
 
@@ -28,6 +29,10 @@ enum Gpt2StepArg : int {
   kArgLogits,
   kGpt2StepArgs,
 };
+
+// Every build the kernels exist for: gpt2-{tiny,small}-{w8a8,w4a8}-
+// {pow2,fixed}.
+std::vector<std::string> AllGpt2Builds();
 
 // The manifest of an emulated card holding `build` (Gpt2BuildName) with
 // `compute_units` CUs of the step kernel, each buffer on its own HBM bank.

@@ -160,6 +160,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(
       absl::StrCat(caps.kv_block_tokens));
   parameters["kv_blocks"].set_string_value(absl::StrCat(caps.kv_blocks));
   parameters["backend_detail"].set_string_value(caps.detail);
+  if (!served.fallback_reason.empty()) {
+    parameters["fallback_reason"].set_string_value(served.fallback_reason);
+  }
   parameters["artifact"].set_string_value(served.repository.artifact_dir);
   return Reply(context, grpc::Status::OK);
 }

@@ -22,6 +22,8 @@ struct ServedModel {
   std::string name;
   std::string version;  // Decimal, e.g. "1".
   std::string backend;  // Backend name, e.g. "cpu".
+  // Why it is not the configured backend (--fallback=cpu), or empty.
+  std::string fallback_reason;
   std::unique_ptr<llm::LlmEngine> engine;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "tools/fxtool/fpga_flags.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "backends/backend.h"
@@ -115,6 +116,7 @@ int RunBench(const std::vector<std::string>& args) {
   backends::BackendOptions options;
   options.threads = absl::GetFlag(FLAGS_threads);
   options.max_batch = *std::max_element(batches.begin(), batches.end());
+  ApplyFpgaFlags(options);
   auto backend = backends::CreateBackend(absl::GetFlag(FLAGS_backend), *q,
                                          options);
   if (!backend.ok()) return Fail(backend.status());

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tools/fxtool/fpga_flags.h"
 #include "backends/backend.h"
 #include "model/gpt2_reference.h"
 #include "model/gpt2_weights.h"
@@ -73,6 +74,7 @@ absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModelDir(
     if (!quantized.ok()) return quantized.status();
     backends::BackendOptions options;
     options.max_batch = 1;
+    ApplyFpgaFlags(options);
     auto backend = backends::CreateBackend(backend_name, *quantized, options);
     if (!backend.ok()) return backend.status();
     const std::string how = backend_name == "csim"

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
 #include "tools/fxtool/bench_command.h"
+#include "tools/fxtool/fpga_flags.h"
 #include "tools/fxtool/model_commands.h"
 #include "tools/fxtool/quantize_command.h"
 
@@ -45,7 +46,8 @@ constexpr char kUsage[] =
     "--model defaults to the shipped tiny model (models/tiny-gpt2). A float\n"
     "folder runs the float reference; a quantized artifact runs on\n"
     "--backend (cpu: default, bit-exact and fast; csim: the HLS kernels in\n"
-    "C-simulation; fpga).\n"
+    "C-simulation; fpga: a card with --xclbin FILE, or the emulated card\n"
+    "with --fpga-emulation).\n"
     "\n"
     "Run 'fxtool --helpfull' for every flag.";
 
@@ -91,6 +93,11 @@ int main(int argc, char** argv) {
   if (args.size() < 2) {
     std::fprintf(stderr, "fxtool: no command given.\n\n%s\n", kUsage);
     return 2;
+  }
+  if (absl::Status s = fxserve::fxtool::StartFpgaFlags(argv); !s.ok()) {
+    std::fprintf(stderr, "fxtool: --fpga-emulation: %s\n",
+                 s.ToString().c_str());
+    return 1;
   }
   const std::string command = args[1];
   const std::vector<std::string> rest(args.begin() + 2, args.end());
