@@ -1,5 +1,6 @@
 #include "backends/fpga/fpga_backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <exception>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -96,6 +98,7 @@ class FpgaBackend final : public Backend {
   absl::Status LoadXclbin(const std::string& kernel_name);
   absl::Status Upload(const Gpt2DeviceImage& image);
   absl::Status RunLaunch(const Gpt2Launch& launch, StepOutput& output);
+  absl::Status WaitForRun();
   absl::Status Fail(absl::Status status);
 
   model::Gpt2Config config_;
@@ -110,6 +113,7 @@ class FpgaBackend final : public Backend {
   xrt::bo buffers_[kGpt2StepArgs];
   xrt::run run_;
   absl::Status failed_;  // The first device failure; sticky.
+  int32_t launches_ = 0;
 };
 
 absl::Status FpgaBackend::LoadXclbin(const std::string& kernel_name) {
@@ -148,7 +152,8 @@ absl::Status FpgaBackend::Upload(const Gpt2DeviceImage& image) {
   const device::KvLayout kv{image.dims, caps_.kv_block_tokens};
   const size_t sizes[] = {kv.block_bytes() * caps_.kv_blocks,
                           4ull * step::BufferWords(geometry_.table_stride),
-                          4ull * device::kMaxLogitRows * vocab_padded_};
+                          4ull * device::kMaxLogitRows * vocab_padded_ +
+                              device::kWordBytes};
   for (int a = kArgKv; a <= kArgLogits; ++a) {
     buffers_[a] = xrt::bo(device_, sizes[a - kArgKv], kernel_.group_id(a));
   }
@@ -223,36 +228,65 @@ absl::Status FpgaBackend::Fail(absl::Status status) {
   return failed_;
 }
 
+absl::Status FpgaBackend::WaitForRun() {
+  // run.wait(timeout) cannot be trusted to time out (XRT 2.13's software
+  // emulation spins in it forever when the device never answers), so poll
+  // the run's state against our own deadline, sleeping between looks.
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::milliseconds(options_.fpga_run_timeout_ms);
+  auto pause = std::chrono::microseconds(20);
+  for (;;) {
+    const ert_cmd_state state = run_.state();
+    if (state == ERT_CMD_STATE_COMPLETED) return absl::OkStatus();
+    if (state >= ERT_CMD_STATE_ERROR && state != ERT_CMD_STATE_SUBMITTED) {
+      return absl::InternalError(absl::StrCat(
+          "a step kernel run ended in state ", StateName(state)));
+    }
+    if (Clock::now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "a step kernel run did not finish within ",
+          options_.fpga_run_timeout_ms, " ms (--fpga-run-timeout-ms)"));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
 absl::Status FpgaBackend::RunLaunch(const Gpt2Launch& launch,
                                     StepOutput& output) {
-  const size_t descriptor_bytes = 4 * launch.descriptor.size();
-  buffers_[kArgStep].write(launch.descriptor.data(), descriptor_bytes, 0);
+  const int32_t launch_id = ++launches_;
+  std::vector<int32_t> descriptor = launch.descriptor;
+  descriptor[step::kLaunchId] = launch_id;
+  const size_t descriptor_bytes = 4 * descriptor.size();
+  buffers_[kArgStep].write(descriptor.data(), descriptor_bytes, 0);
   buffers_[kArgStep].sync(XCL_BO_SYNC_BO_TO_DEVICE, descriptor_bytes, 0);
   run_.start();
-  const ert_cmd_state state =
-      run_.wait(std::chrono::milliseconds(options_.fpga_run_timeout_ms));
-  if (state != ERT_CMD_STATE_COMPLETED) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "a step kernel run ended in state ", StateName(state), " (timeout ",
-        options_.fpga_run_timeout_ms, " ms)"));
-  }
+  if (absl::Status s = WaitForRun(); !s.ok()) return s;
   int32_t header[step::kHeaderWords];
   buffers_[kArgStep].sync(XCL_BO_SYNC_BO_FROM_DEVICE, sizeof(header), 0);
   buffers_[kArgStep].read(header, sizeof(header), 0);
-  if (header[step::kDone] != device::kStepMagic ||
-      header[step::kBadEntries] != 0 || header[step::kClamped] != 0) {
-    return absl::InternalError(absl::StrCat(
-        "the step kernel reported ", header[step::kBadEntries],
-        " refused entries and ", header[step::kClamped],
-        " clamped tokens (done word ", header[step::kDone],
-        "): host and kernel disagree on the device-memory layout"));
+  if (header[step::kDone] != launch_id) {
+    return absl::DataLossError(absl::StrCat(
+        "the step status read back is not launch ", launch_id, "'s (it says ",
+        header[step::kDone], "): a device-to-host copy was lost"));
   }
-  const size_t row_bytes = 4ull * vocab_padded_;
+  if (header[step::kBadEntries] != 0 || header[step::kClamped] != 0) {
+    return absl::InternalError(absl::StrCat(
+        "the step kernel refused ", header[step::kBadEntries],
+        " entries and clamped ", header[step::kClamped],
+        " tokens: host and kernel disagree on the device-memory layout"));
+  }
+  // The rows and the launch id the kernel writes after them.
   const size_t rows = launch.rows.size();
-  if (rows == 0) return absl::OkStatus();
-  buffers_[kArgLogits].sync(XCL_BO_SYNC_BO_FROM_DEVICE, rows * row_bytes, 0);
-  std::vector<int32_t> logits(rows * vocab_padded_);
-  buffers_[kArgLogits].read(logits.data(), rows * row_bytes, 0);
+  const size_t words = rows * vocab_padded_ + 1;
+  std::vector<int32_t> logits(words);
+  buffers_[kArgLogits].sync(XCL_BO_SYNC_BO_FROM_DEVICE, 4 * words, 0);
+  buffers_[kArgLogits].read(logits.data(), 4 * words, 0);
+  if (logits.back() != launch_id) {
+    return absl::DataLossError(absl::StrCat(
+        "the logits read back are not launch ", launch_id,
+        "'s: a device-to-host copy was lost"));
+  }
   const size_t vocab = output.vocab_size;
   for (size_t r = 0; r < rows; ++r) {
     const LogitsTarget& t = launch.rows[r];

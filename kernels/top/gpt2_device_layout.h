@@ -15,7 +15,8 @@
 //   kv      KV blocks, the CPU backend's paged layout (KvLayout)
 //   step    the step descriptor (StepLayout): entries, tokens, block tables,
 //           and the status words the kernel writes back
-//   logits  rows of int32 logit codes, vocab_padded per row
+//   logits  rows of int32 logit codes, vocab_padded per row, then one
+//           int32 trailer (the launch id) after the last row written
 //
 // A linear layer kIn -> kOut: weights [kOut][kIn] int8, or int4 two per
 // byte ([kOut/2][kIn]: byte [o/2][i] holds row o's nibble in bits 3..0 for
@@ -178,11 +179,15 @@ inline constexpr int kLogitRows = 3;
 inline constexpr int kTableStride = 4;  // Block ids per entry's table.
 inline constexpr int kBlockTokens = 5;
 inline constexpr int kKvBlocks = 6;
+// The host's number for this launch. The kernel echoes it into kDone and
+// into the word after the last logits row, so the host can tell fresh
+// results from stale ones (a lost copy leaves the old bytes behind).
+inline constexpr int kLaunchId = 7;
 // Written by the kernel: entries it refused (out-of-range fields), and
 // tokens or positions it clamped. Both 0 when the host validated.
 inline constexpr int kBadEntries = 8;
 inline constexpr int kClamped = 9;
-inline constexpr int kDone = 10;  // The magic again once the step ran.
+inline constexpr int kDone = 10;  // kLaunchId's value once the step ran.
 inline constexpr int kHeaderWords = 16;
 // Entry words (kEntryWords each, from kEntriesStart).
 inline constexpr int kStartPos = 0;

@@ -310,7 +310,7 @@ norm_entry_loop:
 }
 
 // The whole step. Writes kBadEntries, kClamped and kDone into the
-// descriptor's header.
+// descriptor's header, and the launch id after the last logits row.
 template <class M>
 void Gpt2Step(const StepBuffers<M>& b) {
   StepHeader h;
@@ -370,9 +370,11 @@ step_layer_loop:
   static act_t normed[device::kMaxLogitRows][M::kEmbd];
   const int rows = NormLogitRows<M>(b.head, entries, count, hidden, normed);
   if (rows > 0) HeadStage<M>(b.head, normed, rows, b.logits);
+  const int launch_id = StepWord(b.step, device::step::kLaunchId);
+  WriteInt32(b.logits, 4ull * rows * M::kVocabPadded, launch_id);
   WriteInt32(b.step, 4ull * device::step::kBadEntries, bad);
   WriteInt32(b.step, 4ull * device::step::kClamped, clamped);
-  WriteInt32(b.step, 4ull * device::step::kDone, device::kStepMagic);
+  WriteInt32(b.step, 4ull * device::step::kDone, launch_id);
 }
 
 }  // namespace fxserve::kernels::gpt2

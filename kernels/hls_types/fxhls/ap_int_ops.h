@@ -221,9 +221,19 @@ void ap_int_base<W, S>::set_range(int hi, int lo, const ap_uint<W>& value) {
   CheckIndex(hi);
   CheckIndex(lo);
   const int count = (hi >= lo ? hi - lo : lo - hi) + 1;
-  for (int k = 0; k < count; ++k) {
-    const int target = hi >= lo ? lo + k : lo - k;
-    fxhls::SetBit(bits_, target, fxhls::GetBit(value.raw_bits(), k));
+  if (hi >= lo) {
+    // Whole limbs at a time: bits [lo, hi] = the low `count` bits of value.
+    Storage field = value.raw_bits();
+    fxhls::Normalize(field, count, false);
+    Storage mask = fxhls::BitNot(Storage{});
+    fxhls::Normalize(mask, count, false);
+    bits_ = fxhls::BitOr(fxhls::BitAnd(bits_, fxhls::BitNot(fxhls::ShiftLeft(
+                                                   mask, lo))),
+                         fxhls::ShiftLeft(field, lo));
+  } else {
+    for (int k = 0; k < count; ++k) {
+      fxhls::SetBit(bits_, lo - k, fxhls::GetBit(value.raw_bits(), k));
+    }
   }
   fxhls::Normalize(bits_, W, S);
 }

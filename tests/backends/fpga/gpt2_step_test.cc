@@ -90,7 +90,7 @@ class HostCard {
     buffers_[kArgStep].assign(
         4 * device::step::BufferWords(geometry_.table_stride), 0);
     buffers_[kArgLogits].assign(
-        4ull * device::kMaxLogitRows * vocab_padded_, 0);
+        4ull * device::kMaxLogitRows * vocab_padded_ + device::kWordBytes, 0);
   }
 
   absl::Status Step(absl::Span<const SequenceInput> inputs, StepOutput& out) {
@@ -108,19 +108,21 @@ class HostCard {
     }
     for (const Gpt2Launch& launch :
          PlanGpt2Launches(inputs, lengths, tables, geometry_)) {
-      ++launches_;
-      std::memcpy(buffers_[kArgStep].data(), launch.descriptor.data(),
-                  4 * launch.descriptor.size());
+      std::vector<int32_t> descriptor = launch.descriptor;
+      descriptor[device::step::kLaunchId] = ++launches_;
+      std::memcpy(buffers_[kArgStep].data(), descriptor.data(),
+                  4 * descriptor.size());
       std::vector<ArgValue> args(kGpt2StepArgs);
       for (int a = 0; a < kGpt2StepArgs; ++a) args[a].bytes = absl::MakeSpan(buffers_[a]);
       if (absl::Status s = runner_->Run(kernel_, args); !s.ok()) return s;
       const int32_t* status =
           reinterpret_cast<const int32_t*>(buffers_[kArgStep].data());
-      EXPECT_EQ(status[device::step::kDone], device::kStepMagic);
+      EXPECT_EQ(status[device::step::kDone], launches_);
       EXPECT_EQ(status[device::step::kBadEntries], 0);
       EXPECT_EQ(status[device::step::kClamped], 0);
       const int32_t* logits =
           reinterpret_cast<const int32_t*>(buffers_[kArgLogits].data());
+      EXPECT_EQ(logits[launch.rows.size() * vocab_padded_], launches_);
       for (size_t r = 0; r < launch.rows.size(); ++r) {
         const LogitsTarget& t = launch.rows[r];
         std::memcpy(&out.logits[t.input][size_t(t.row) * vocab_],
