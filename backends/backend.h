@@ -89,8 +89,8 @@ struct BackendOptions {
   // folder of xclbins named <build>.xclbin to pick the model's build from;
   // the XRT device index; how long one kernel run may take before the
   // device counts as failed.
-  std::string xclbin;
-  std::string xclbin_dir;
+  std::string xclbin{};
+  std::string xclbin_dir{};
   int fpga_device = 0;
   int fpga_run_timeout_ms = 120000;
 };

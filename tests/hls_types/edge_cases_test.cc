@@ -3,7 +3,10 @@
 // and range access, printing, parsing, and the errors emulation reports.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <sstream>
+#include <type_traits>
 #include <string>
 
 #include <ap_fixed.h>
@@ -92,6 +95,43 @@ TEST(EdgeCases, ShiftsPastTheWidth) {
   EXPECT_EQ((ap_fixed<8, 4>(5.0) << 1).to_double(), -6.0);
   EXPECT_EQ((ap_fixed<8, 4>(-5.0) >> 2).to_double(), -1.25);
   EXPECT_EQ((ap_ufixed<8, 4>(5.0) >> 9).to_double(), 0.0);
+}
+
+// Assigning a range changes exactly bits [lo, hi] to the value's low bits,
+// as if done bit by bit (the implementation works a limb at a time), for
+// fields inside a limb, across limb boundaries and over whole values.
+template <int W, bool kSigned>
+void CheckRangeAssignments(uint64_t seed) {
+  using T = std::conditional_t<kSigned, ap_int<W>, ap_uint<W>>;
+  std::mt19937_64 rng(seed);
+  auto random = [&] {
+    T v = 0;
+    for (int i = 0; i < W; ++i) v[i] = (rng() & 1) != 0;
+    return v;
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    const int a = rng() % W, b = rng() % W;
+    const int hi = std::max(a, b), lo = std::min(a, b);
+    T x = random();
+    const T before = x;
+    const ap_uint<W> value = random();
+    x.range(hi, lo) = value;
+    for (int i = 0; i < W; ++i) {
+      const bool want = i >= lo && i <= hi ? value[i - lo] : before[i];
+      ASSERT_EQ(x[i], want) << "W=" << W << " bit " << i << " of range ("
+                            << hi << ", " << lo << ")";
+    }
+    EXPECT_EQ(x.range(hi, lo), value.range(hi - lo, 0));
+  }
+}
+
+TEST(EdgeCases, RangeAssignmentChangesOnlyItsBits) {
+  CheckRangeAssignments<7, true>(1);
+  CheckRangeAssignments<64, false>(2);
+  CheckRangeAssignments<65, true>(3);
+  CheckRangeAssignments<130, false>(4);
+  CheckRangeAssignments<512, false>(5);
+  CheckRangeAssignments<512, true>(6);
 }
 
 TEST(EdgeCases, BitAndRangeAccess) {
