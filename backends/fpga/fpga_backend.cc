@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -83,6 +84,8 @@ class FpgaBackend final : public Backend {
         (caps_.max_context + caps_.kv_block_tokens - 1) / caps_.kv_block_tokens;
   }
 
+  ~FpgaBackend() override;
+
   absl::Status Open(const model::QuantizedGpt2& model);
 
   const BackendCapabilities& capabilities() const override { return caps_; }
@@ -115,6 +118,25 @@ class FpgaBackend final : public Backend {
   absl::Status failed_;  // The first device failure; sticky.
   int32_t launches_ = 0;
 };
+
+FpgaBackend::~FpgaBackend() {
+  if (failed_.ok()) return;
+  // After a failure XRT may still own a command of ours: destroying its
+  // run (or the device under it) can crash in XRT 2.13, so the handles of
+  // a failed device are left alive until the process ends.
+  struct Abandoned {
+    xrt::device device;
+    xrt::kernel kernel;
+    xrt::run run;
+    xrt::bo buffers[kGpt2StepArgs];
+  };
+  static auto* const abandoned = new std::vector<std::unique_ptr<Abandoned>>;
+  abandoned->push_back(std::make_unique<Abandoned>(
+      Abandoned{std::move(device_), std::move(kernel_), std::move(run_), {}}));
+  for (int a = 0; a < kGpt2StepArgs; ++a) {
+    abandoned->back()->buffers[a] = std::move(buffers_[a]);
+  }
+}
 
 absl::Status FpgaBackend::LoadXclbin(const std::string& kernel_name) {
   const Clock::time_point start = Clock::now();
@@ -224,7 +246,7 @@ absl::Status FpgaBackend::Open(const model::QuantizedGpt2& model) {
 absl::Status FpgaBackend::Fail(absl::Status status) {
   failed_ = absl::UnavailableError(
       absl::StrCat("the FPGA device failed (", Tried(options_), "): ",
-                   status.message()));
+                   status.ToString()));
   return failed_;
 }
 

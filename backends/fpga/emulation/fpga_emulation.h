@@ -17,7 +17,7 @@ namespace fxserve::backends::fpga {
 std::string DefaultEmulationKitDir();
 
 struct FpgaEmulationOptions {
-  std::string kit_dir;  // Empty: DefaultEmulationKitDir().
+  std::string kit_dir{};  // Empty: DefaultEmulationKitDir().
   int devices = 1;      // Emulated cards (xrt::device 0 .. devices-1).
 };
 
