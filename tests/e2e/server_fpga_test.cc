@@ -1,0 +1,151 @@
+// fxserve end to end on the fpga backend: `--backend fpga --fpga-emulation`
+// serves stream and unary requests, several at once, with the same text as
+// `--backend cpu`; without a device it fails at once with a message naming
+// what was tried; with --fallback=cpu it serves on the CPU backend and says
+// so in the log, the model config and the metrics.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "clients/cpp/inference_client.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/e2e_client.h"
+#include "tests/e2e/server_process.h"
+
+namespace fxserve::testing {
+namespace {
+
+using client::GenerateOptions;
+using client::InferenceClient;
+
+std::unique_ptr<InferenceClient> MakeClient(const ServerProcess& server) {
+  auto client = InferenceClient::Create(UrlOptions(server.grpc_url()));
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? *std::move(client) : nullptr;
+}
+
+struct Request {
+  std::string prompt;
+  int max_tokens;
+  uint64_t seed;
+  bool stream;
+};
+
+// Sends every request at once (one thread each) and returns the texts.
+std::vector<std::string> RunConcurrently(const ServerProcess& server,
+                                         const std::vector<Request>& requests) {
+  std::vector<std::string> texts(requests.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto client = MakeClient(server);
+      if (client == nullptr) return;
+      GenerateOptions options;
+      options.max_tokens = requests[i].max_tokens;
+      options.seed = requests[i].seed;
+      absl::StatusOr<std::string> text =
+          requests[i].stream
+              ? client->GenerateStream(requests[i].prompt, options,
+                                       [](std::string_view) { return true; })
+              : client->Generate(requests[i].prompt, options);
+      texts[i] = text.ok() ? *text : "error: " + text.status().ToString();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return texts;
+}
+
+std::vector<Request> MixedRequests() {
+#ifdef FXSERVE_SANITIZED
+  constexpr int kTokens = 6;  // The emulated card is a C-simulation.
+#else
+  constexpr int kTokens = 24;
+#endif
+  return {{"A man walks into a bar", kTokens, 1, true},
+          {"Once upon a time", kTokens, 2, false},
+          {"The quick brown fox", kTokens / 2, 3, true},
+          {"In the beginning", kTokens, 4, false},
+          {"Why", 3, 5, true}};
+}
+
+TEST(ServerFpgaTest, EmulatedCardServesTheCpuBackendsText) {
+  auto fpga = ServerProcess::Start({"--backend=fpga", "--fpga-emulation"});
+  ASSERT_TRUE(fpga.ok()) << fpga.status();
+  auto cpu = ServerProcess::Start({"--backend=cpu"});
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_NE((*fpga)->Log().find("backend fpga"), std::string::npos)
+      << (*fpga)->Log();
+  const std::vector<Request> requests = MixedRequests();
+  const std::vector<std::string> on_fpga = RunConcurrently(**fpga, requests);
+  const std::vector<std::string> on_cpu = RunConcurrently(**cpu, requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_FALSE(on_cpu[i].empty()) << requests[i].prompt;
+    EXPECT_EQ(on_fpga[i], on_cpu[i]) << requests[i].prompt;
+  }
+  absl::StatusOr<double> steps = (*fpga)->MetricValue(
+      "fxserve_backend_steps_total{model=\"tiny-gpt2\",backend=\"fpga\"}");
+  ASSERT_TRUE(steps.ok()) << steps.status();
+  EXPECT_GT(*steps, 0);
+}
+
+TEST(ServerFpgaTest, NoDeviceFailsAtOnceNamingWhatWasTried) {
+  const auto start = std::chrono::steady_clock::now();
+  auto server = ServerProcess::Start({"--backend=fpga"});
+  const double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  ASSERT_FALSE(server.ok());
+  const std::string message(server.status().message());
+  for (const char* named : {"device index 0", "XILINX_XRT",
+                            "XCL_EMULATION_MODE", "--fpga-emulation",
+                            "--fallback=cpu"}) {
+    EXPECT_NE(message.find(named), std::string::npos) << named << "\n"
+                                                      << message;
+  }
+  const CommandResult run = RunCommand(
+      {FXSERVE_BINARY, "--backend=fpga", "--model-repository=" +
+       DefaultRepository(), "--bind=127.0.0.1", "--grpc-port=0",
+       "--http-port=-1", "--metrics-port=-1"});
+  EXPECT_EQ(run.status, 1) << run.err;
+  // Reported, not asserted: how fast a machine starts a process varies.
+  std::printf("fxserve --backend=fpga without a device exited after %.2f s\n",
+              seconds);
+}
+
+TEST(ServerFpgaTest, FallbackServesOnTheCpuAndSaysSo) {
+  auto server = ServerProcess::Start({"--backend=fpga", "--fallback=cpu"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_NE((*server)->Log().find("serving on the cpu backend instead"),
+            std::string::npos)
+      << (*server)->Log();
+  absl::StatusOr<double> fallback = (*server)->MetricValue(
+      "fxserve_backend_fallback{model=\"tiny-gpt2\",configured=\"fpga\","
+      "serving=\"cpu\"}");
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  EXPECT_EQ(*fallback, 1);
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      (*server)->grpc_url(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  inference::ModelConfigRequest request;
+  request.set_name("tiny-gpt2");
+  inference::ModelConfigResponse config;
+  ASSERT_TRUE(stub->ModelConfig(&context, request, &config).ok());
+  EXPECT_EQ(config.config().backend(), "cpu");
+  const auto& parameters = config.config().parameters();
+  ASSERT_TRUE(parameters.contains("fallback_reason"));
+  EXPECT_NE(parameters.at("fallback_reason").string_value().find("FPGA"),
+            std::string::npos);
+  auto client = MakeClient(**server);
+  ASSERT_NE(client, nullptr);
+  GenerateOptions options;
+  options.max_tokens = 3;
+  EXPECT_TRUE(client->Generate("Hello", options).ok());
+}
+
+}  // namespace
+}  // namespace fxserve::testing
