@@ -79,6 +79,15 @@ class Backend {
   virtual void FreeSequence(SequenceId id) = 0;
 };
 
+// A device backend's Step that fails because the device failed returns
+// Unavailable with this payload: the kind of fault, e.g.
+// "deadline_exceeded" (a run did not finish), "data_loss" (a copy was
+// lost), "internal" (a failed run or an XRT error).
+inline constexpr char kDeviceFaultPayload[] = "fxserve/device_fault";
+
+// The fault kind of such a status, or "unknown".
+std::string DeviceFaultKind(const absl::Status& status);
+
 struct BackendOptions {
   int threads = 0;           // Worker threads; 0 = one per core.
   int max_batch = 32;        // Sequences per step.

@@ -1,4 +1,7 @@
 // CreateBackend: the explicit list of backends this build has.
+#include <string>
+
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
@@ -6,6 +9,11 @@
 #include "backends/fpga/fpga_backend.h"
 
 namespace fxserve::backends {
+
+std::string DeviceFaultKind(const absl::Status& status) {
+  const auto kind = status.GetPayload(kDeviceFaultPayload);
+  return kind.has_value() ? std::string(*kind) : "unknown";
+}
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
     const std::string& name, const model::QuantizedGpt2& model,

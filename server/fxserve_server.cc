@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "backends/backend.h"
+#include "backends/failover_backend.h"
 #include "model/quantized_artifact.h"
 #include "model/tokenizer/gpt2_tokenizer.h"
 #include "server/model_repository.h"
@@ -44,15 +45,26 @@ absl::Status Prefixed(const absl::Status& status, const std::string& prefix) {
                       absl::StrCat(prefix, ": ", status.message()));
 }
 
-// The model's backend; with fallback "cpu", the CPU backend when an fpga
-// one cannot be opened (reason says why, and the log says so).
+// The model's backend. With fallback "cpu" and the fpga backend: the CPU
+// backend when the fpga one cannot be opened (reason says why, and the log
+// says so), else the fpga one with a CPU standby that takes over its
+// sequences if the device fails while serving (on_failover is told).
 absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
     const std::string& name, const model::QuantizedGpt2& weights,
     const backends::BackendOptions& options, const std::string& fallback,
-    const std::string& model_name, std::string& reason) {
+    const std::string& model_name, std::string& reason,
+    backends::FailoverCallback on_failover) {
   absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
       backends::CreateBackend(name, weights, options);
-  if (backend.ok() || name != "fpga" || fallback != "cpu") return backend;
+  if (name != "fpga" || fallback != "cpu") return backend;
+  if (backend.ok()) {
+    absl::StatusOr<std::unique_ptr<backends::Backend>> standby =
+        backends::CreateBackend("cpu", weights, options);
+    if (!standby.ok()) return standby.status();
+    return backends::MakeFailoverBackend(*std::move(backend),
+                                         *std::move(standby),
+                                         std::move(on_failover));
+  }
   reason = std::string(backend.status().message());
   std::fprintf(stderr,
                "fxserve: %s: the fpga backend is unavailable (%s); serving "
@@ -138,6 +150,14 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
       "1 for a model served on another backend than configured, because "
       "that one could not be opened (--fallback).",
       {"model", "configured", "serving"});
+  Family<Counter>& failovers = metrics_.AddCounter(
+      "fxserve_backend_failovers_total",
+      "Times a model's device failed while serving and its sequences moved "
+      "to the standby backend (--fallback).",
+      {"model", "from", "to", "fault"});
+  Family<Gauge>& device_healthy = metrics_.AddGauge(
+      "fxserve_fpga_device_healthy",
+      "1 while a model's FPGA device serves, 0 once it failed.", {"model"});
   std::map<std::string, std::shared_ptr<const model::Gpt2Tokenizer>> tokenizers;
   for (RepositoryModel& entry : *repository) {
     const config::ModelConfig& config = entry.config;
@@ -173,10 +193,23 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
         .fpga_device = options.fpga_device,
         .fpga_run_timeout_ms = options.fpga_run_timeout_ms};
     std::string fallback_reason;
+    const std::string model_name = config.name();
+    auto on_failover = [&failovers, &device_healthy,
+                        model_name](const absl::Status& fault) {
+      std::fprintf(stderr,
+                   "fxserve: %s: the FPGA failed while serving (%s); its "
+                   "sequences continue on the cpu backend\n",
+                   model_name.c_str(), fault.ToString().c_str());
+      failovers
+          .With({model_name, "fpga", "cpu",
+                 backends::DeviceFaultKind(fault)})
+          .Increment();
+      device_healthy.With({model_name}).Set(0);
+    };
     absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
         CreateBackendWithFallback(backend_name, *weights, backend_options,
                                   options.fallback, config.name(),
-                                  fallback_reason);
+                                  fallback_reason, on_failover);
     if (!backend.ok()) return Prefixed(backend.status(), where);
 
     const std::string tokenizer_dir = TokenizerDir(options, entry.artifact_dir);
@@ -227,6 +260,7 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
     if (!fallback_reason.empty()) {
       fallbacks.With({config.name(), backend_name, actual_backend}).Set(1);
     }
+    if (actual_backend == "fpga") device_healthy.With({config.name()}).Set(1);
     served->engine = *std::move(engine);
     models_.emplace(config.name(), std::move(served));
   }

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -247,6 +249,9 @@ absl::Status FpgaBackend::Fail(absl::Status status) {
   failed_ = absl::UnavailableError(
       absl::StrCat("the FPGA device failed (", Tried(options_), "): ",
                    status.ToString()));
+  failed_.SetPayload(kDeviceFaultPayload,
+                     absl::Cord(absl::AsciiStrToLower(
+                         absl::StatusCodeToString(status.code()))));
   return failed_;
 }
 

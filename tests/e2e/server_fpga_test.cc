@@ -4,6 +4,7 @@
 // what was tried; with --fallback=cpu it serves on the CPU backend and says
 // so in the log, the model config and the metrics.
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -146,6 +147,64 @@ TEST(ServerFpgaTest, FallbackServesOnTheCpuAndSaysSo) {
   options.max_tokens = 3;
   EXPECT_TRUE(client->Generate("Hello", options).ok());
 }
+
+// A card fault while serving: the model's sequences move to the CPU
+// standby in the step that failed, so every stream's text is the
+// unfaulted text and no request is lost; the failover is counted and the
+// device reported unhealthy. Faults fire at the first kernel launch (a
+// prefill) or the seventh (decoding).
+class ServerFailoverTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
+  std::vector<Request> requests;
+  for (int i = 0; i < 8; ++i) {
+    requests.push_back({absl::StrCat("Stream number ", i, " says"), 12,
+                        static_cast<uint64_t>(100 + i), true});
+  }
+  auto cpu = ServerProcess::Start({"--backend=cpu"});
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  const std::vector<std::string> want = RunConcurrently(**cpu, requests);
+
+  const std::string fault = GetParam();
+  setenv("FXSERVE_CARD_FAULT", fault.c_str(), 1);
+  // A hung run is given up after the timeout: 20 s leaves every healthy
+  // launch (well under a second, a few under ASan) room on any machine.
+  auto fpga = ServerProcess::Start({"--backend=fpga", "--fpga-emulation",
+                                    "--fallback=cpu",
+                                    "--fpga-run-timeout-ms=20000"});
+  unsetenv("FXSERVE_CARD_FAULT");
+  ASSERT_TRUE(fpga.ok()) << fpga.status();
+  const std::vector<std::string> got = RunConcurrently(**fpga, requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_FALSE(want[i].empty());
+    EXPECT_EQ(got[i], want[i]) << requests[i].prompt << "\n" << (*fpga)->Log();
+  }
+  const std::string kind = fault.substr(0, fault.find('@'));
+  const std::string code = kind == "hang" ? "deadline_exceeded" : "data_loss";
+  absl::StatusOr<double> failovers = (*fpga)->MetricValue(absl::StrCat(
+      "fxserve_backend_failovers_total{model=\"tiny-gpt2\",from=\"fpga\","
+      "to=\"cpu\",fault=\"",
+      code, "\"}"));
+  ASSERT_TRUE(failovers.ok()) << failovers.status() << (*fpga)->Log();
+  EXPECT_EQ(*failovers, 1);
+  absl::StatusOr<double> healthy = (*fpga)->MetricValue(
+      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\"}");
+  ASSERT_TRUE(healthy.ok()) << healthy.status();
+  EXPECT_EQ(*healthy, 0);
+  absl::StatusOr<double> succeeded = (*fpga)->MetricValue(
+      "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"fpga\"}");
+  ASSERT_TRUE(succeeded.ok()) << succeeded.status();
+  EXPECT_EQ(*succeeded, requests.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryFault, ServerFailoverTest,
+                         ::testing::Values("sync@1", "error@1", "hang@1",
+                                           "sync@7", "error@7", "hang@7"),
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                           std::string name = param.param;
+                           name[name.find('@')] = '_';
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace fxserve::testing
