@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -472,9 +474,14 @@ bool EmulatedCard::Start(ComputeUnit& cu) {
     cu.state = ComputeUnit::State::kHung;
     return false;
   }
+  const absl::Time started = absl::Now();
   absl::Status run = fired.error
                          ? absl::InternalError("injected by an `error` fault")
                          : RunKernel(cu);
+  // With the log on, each run's time: the host's step time minus this is
+  // the host path's overhead (XRT, the socket, the copies).
+  Log(absl::StrCat("run of ", kernel.name, " took ",
+                   absl::FormatDuration(absl::Now() - started)));
   if (!run.ok()) {
     Log(absl::StrCat("run of ", kernel.name,
                      " failed (the next "
