@@ -148,6 +148,19 @@ TEST(ServerFpgaTest, FallbackServesOnTheCpuAndSaysSo) {
   EXPECT_TRUE(client->Generate("Hello", options).ok());
 }
 
+TEST(FxtoolDevicesTest, ListsTheEmulatedCardAndItsXclbins) {
+  const CommandResult run =
+      RunCommand({FXTOOL_BINARY, "devices", "--fpga-emulation"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  for (const char* shown :
+       {"1 FPGA device(s)", "[0] fxserve_sw_emu", "target sw_emu",
+        "kernel fxserve_gpt2_tiny_w8a8_pow2", "arg kv", "banks HBM[4]",
+        "kernel fxserve_gpt2_small_w4a8_fixed", "HBM[5]: 4096 MiB"}) {
+    EXPECT_NE(run.out.find(shown), std::string::npos) << shown << "\n"
+                                                      << run.out;
+  }
+}
+
 // A card fault while serving: the model's sequences move to the CPU
 // standby in the step that failed, so every stream's text is the
 // unfaulted text and no request is lost; the failover is counted and the

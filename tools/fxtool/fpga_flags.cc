@@ -31,6 +31,8 @@ absl::Status StartFpgaFlags(char** argv) {
   return absl::OkStatus();
 }
 
+int EmulatedDevices() { return EmulatedXclbinDir().empty() ? 0 : 1; }
+
 void ApplyFpgaFlags(backends::BackendOptions& options) {
   options.xclbin = absl::GetFlag(FLAGS_xclbin);
   options.xclbin_dir = EmulatedXclbinDir();

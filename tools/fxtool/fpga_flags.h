@@ -12,6 +12,9 @@ namespace fxserve::fxtool {
 // process, so call it from main before anything else runs).
 absl::Status StartFpgaFlags(char** argv);
 
+// Emulated cards set up by StartFpgaFlags (0 without --fpga-emulation).
+int EmulatedDevices();
+
 // Copies the fpga flags (and the emulated card's xclbins) into options.
 void ApplyFpgaFlags(backends::BackendOptions& options);
 

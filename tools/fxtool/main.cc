@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
 #include "tools/fxtool/bench_command.h"
+#include "tools/fxtool/devices_command.h"
 #include "tools/fxtool/fpga_flags.h"
 #include "tools/fxtool/model_commands.h"
 #include "tools/fxtool/quantize_command.h"
@@ -42,6 +43,8 @@ constexpr char kUsage[] =
     "                [--prompt-tokens N] [--decode-steps N] "
     "[--batch-sizes 1,4,16]\n"
     "  tokenize    GPT-2 token ids of a text: fxtool tokenize \"text\"\n"
+    "  devices     FPGA devices and an xclbin's kernels, arguments, banks:\n"
+    "                fxtool devices [--fpga-emulation] [--xclbin FILE]\n"
     "\n"
     "--model defaults to the shipped tiny model (models/tiny-gpt2). A float\n"
     "folder runs the float reference; a quantized artifact runs on\n"
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   if (command == "tokenize") return fxserve::fxtool::RunTokenize(rest);
   if (command == "quantize") return fxserve::fxtool::RunQuantize(rest);
   if (command == "bench") return fxserve::fxtool::RunBench(rest);
+  if (command == "devices") return fxserve::fxtool::RunDevices(rest);
   std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
                kUsage);
   return 2;
