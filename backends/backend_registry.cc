@@ -21,8 +21,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(
   if (name == "cpu") return cpu::CreateCpuBackend(model, options);
   if (name == "csim") return csim::CreateCSimBackend(model, options);
   if (name == "fpga") return fpga::CreateFpgaBackend(model, options);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown backend '", name, "'; choose cpu, csim or fpga"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown backend '", name, "'; choose cpu, csim or fpga"));
 }
 
 }  // namespace fxserve::backends

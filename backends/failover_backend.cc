@@ -65,8 +65,8 @@ class FailoverBackend final : public Backend {
   absl::Status FailOver(const absl::Status& fault) {
     failed_over_ = true;
     caps_.detail = absl::StrCat(caps_.detail, "; FAILED OVER to ",
-                                standby_->capabilities().name, " after: ",
-                                fault.message());
+                                standby_->capabilities().name,
+                                " after: ", fault.message());
     if (callback_) callback_(fault);
     std::vector<SequenceInput> replay;
     for (const auto& [id, tokens] : history_) {

@@ -61,9 +61,8 @@ absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
     absl::StatusOr<std::unique_ptr<backends::Backend>> standby =
         backends::CreateBackend("cpu", weights, options);
     if (!standby.ok()) return standby.status();
-    return backends::MakeFailoverBackend(*std::move(backend),
-                                         *std::move(standby),
-                                         std::move(on_failover));
+    return backends::MakeFailoverBackend(
+        *std::move(backend), *std::move(standby), std::move(on_failover));
   }
   reason = std::string(backend.status().message());
   std::fprintf(stderr,
@@ -201,8 +200,7 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
                    "sequences continue on the cpu backend\n",
                    model_name.c_str(), fault.ToString().c_str());
       failovers
-          .With({model_name, "fpga", "cpu",
-                 backends::DeviceFaultKind(fault)})
+          .With({model_name, "fpga", "cpu", backends::DeviceFaultKind(fault)})
           .Increment();
       device_healthy.With({model_name}).Set(0);
     };

@@ -45,21 +45,28 @@ std::string EnvOr(const char* name, const char* fallback) {
 
 // What was tried, for every error a user may have to act on.
 std::string Tried(const BackendOptions& options) {
-  return absl::StrCat("device index ", options.fpga_device, ", xclbin '",
-                      options.xclbin, "', XILINX_XRT=",
-                      EnvOr("XILINX_XRT", "(unset)"), ", XCL_EMULATION_MODE=",
-                      EnvOr("XCL_EMULATION_MODE", "(unset: a real card)"));
+  return absl::StrCat(
+      "device index ", options.fpga_device, ", xclbin '", options.xclbin,
+      "', XILINX_XRT=", EnvOr("XILINX_XRT", "(unset)"), ", XCL_EMULATION_MODE=",
+      EnvOr("XCL_EMULATION_MODE", "(unset: a real card)"));
 }
 
 const char* StateName(ert_cmd_state state) {
   switch (state) {
-    case ERT_CMD_STATE_COMPLETED: return "COMPLETED";
-    case ERT_CMD_STATE_ERROR: return "ERROR";
-    case ERT_CMD_STATE_ABORT: return "ABORT";
-    case ERT_CMD_STATE_TIMEOUT: return "TIMEOUT";
-    case ERT_CMD_STATE_NORESPONSE: return "NORESPONSE";
-    case ERT_CMD_STATE_SKERROR: return "SKERROR";
-    default: return "not finished";
+    case ERT_CMD_STATE_COMPLETED:
+      return "COMPLETED";
+    case ERT_CMD_STATE_ERROR:
+      return "ERROR";
+    case ERT_CMD_STATE_ABORT:
+      return "ABORT";
+    case ERT_CMD_STATE_TIMEOUT:
+      return "TIMEOUT";
+    case ERT_CMD_STATE_NORESPONSE:
+      return "NORESPONSE";
+    case ERT_CMD_STATE_SKERROR:
+      return "SKERROR";
+    default:
+      return "not finished";
   }
 }
 
@@ -174,10 +181,10 @@ absl::Status FpgaBackend::Upload(const Gpt2DeviceImage& image) {
   }
   const double seconds = SecondsSince(start);
   const device::KvLayout kv{image.dims, caps_.kv_block_tokens};
-  const size_t sizes[] = {kv.block_bytes() * caps_.kv_blocks,
-                          4ull * step::BufferWords(geometry_.table_stride),
-                          4ull * device::kMaxLogitRows * vocab_padded_ +
-                              device::kWordBytes};
+  const size_t sizes[] = {
+      kv.block_bytes() * caps_.kv_blocks,
+      4ull * step::BufferWords(geometry_.table_stride),
+      4ull * device::kMaxLogitRows * vocab_padded_ + device::kWordBytes};
   for (int a = kArgKv; a <= kArgLogits; ++a) {
     buffers_[a] = xrt::bo(device_, sizes[a - kArgKv], kernel_.group_id(a));
   }
@@ -204,11 +211,11 @@ absl::StatusOr<std::string> ChooseXclbin(const BackendOptions& options,
                 .string();
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::NotFoundError(absl::StrCat(
-        "no xclbin file at '", path, "'",
-        options.xclbin.empty() ? absl::StrCat(" (the model needs build ", build,
-                                              ")")
-                               : ""));
+    return absl::NotFoundError(
+        absl::StrCat("no xclbin file at '", path, "'",
+                     options.xclbin.empty()
+                         ? absl::StrCat(" (the model needs build ", build, ")")
+                         : ""));
   }
   return path;
 }
@@ -231,24 +238,23 @@ absl::Status FpgaBackend::Open(const model::QuantizedGpt2& model) {
   if (!xclbin.ok()) return xclbin.status();
   options_.xclbin = *xclbin;
   try {
-    caps_.detail = absl::StrCat(device_.get_info<xrt::info::device::name>(),
-                                ", build ", *build, ", xclbin ",
-                                options_.xclbin);
+    caps_.detail =
+        absl::StrCat(device_.get_info<xrt::info::device::name>(), ", build ",
+                     *build, ", xclbin ", options_.xclbin);
     if (absl::Status s = LoadXclbin(Gpt2StepKernelName(*build)); !s.ok()) {
       return s;
     }
     return Upload(*image);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot load the model onto the FPGA (", Tried(options_),
-        "): ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot load the model onto the FPGA (", Tried(options_),
+                     "): ", e.what()));
   }
 }
 
 absl::Status FpgaBackend::Fail(absl::Status status) {
-  failed_ = absl::UnavailableError(
-      absl::StrCat("the FPGA device failed (", Tried(options_), "): ",
-                   status.ToString()));
+  failed_ = absl::UnavailableError(absl::StrCat(
+      "the FPGA device failed (", Tried(options_), "): ", status.ToString()));
   failed_.SetPayload(kDeviceFaultPayload,
                      absl::Cord(absl::AsciiStrToLower(
                          absl::StatusCodeToString(status.code()))));
@@ -266,8 +272,8 @@ absl::Status FpgaBackend::WaitForRun() {
     const ert_cmd_state state = run_.state();
     if (state == ERT_CMD_STATE_COMPLETED) return absl::OkStatus();
     if (state >= ERT_CMD_STATE_ERROR && state != ERT_CMD_STATE_SUBMITTED) {
-      return absl::InternalError(absl::StrCat(
-          "a step kernel run ended in state ", StateName(state)));
+      return absl::InternalError(
+          absl::StrCat("a step kernel run ended in state ", StateName(state)));
     }
     if (Clock::now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
@@ -310,9 +316,9 @@ absl::Status FpgaBackend::RunLaunch(const Gpt2Launch& launch,
   buffers_[kArgLogits].sync(XCL_BO_SYNC_BO_FROM_DEVICE, 4 * words, 0);
   buffers_[kArgLogits].read(logits.data(), 4 * words, 0);
   if (logits.back() != launch_id) {
-    return absl::DataLossError(absl::StrCat(
-        "the logits read back are not launch ", launch_id,
-        "'s: a device-to-host copy was lost"));
+    return absl::DataLossError(
+        absl::StrCat("the logits read back are not launch ", launch_id,
+                     "'s: a device-to-host copy was lost"));
   }
   const size_t vocab = output.vocab_size;
   for (size_t r = 0; r < rows; ++r) {
@@ -332,10 +338,12 @@ absl::Status FpgaBackend::Step(absl::Span<const SequenceInput> inputs,
     return s;
   }
   std::vector<int> lengths;
-  for (const SequenceInput& in : inputs) lengths.push_back(table_.Length(in.id));
+  for (const SequenceInput& in : inputs)
+    lengths.push_back(table_.Length(in.id));
   table_.Reserve(inputs);
   std::vector<const std::vector<int>*> tables;
-  for (const SequenceInput& in : inputs) tables.push_back(&table_.Blocks(in.id));
+  for (const SequenceInput& in : inputs)
+    tables.push_back(&table_.Blocks(in.id));
   output.vocab_size = config_.vocab_size;
   output.logits.resize(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {

@@ -13,9 +13,12 @@ namespace {
 
 const char* TargetName(xrt::xclbin::target_type target) {
   switch (target) {
-    case xrt::xclbin::target_type::hw: return "hw";
-    case xrt::xclbin::target_type::hw_emu: return "hw_emu";
-    case xrt::xclbin::target_type::sw_emu: return "sw_emu";
+    case xrt::xclbin::target_type::hw:
+      return "hw";
+    case xrt::xclbin::target_type::hw_emu:
+      return "hw_emu";
+    case xrt::xclbin::target_type::sw_emu:
+      return "sw_emu";
   }
   return "unknown";
 }
@@ -24,16 +27,19 @@ XclbinKernelInfo KernelInfo(const xrt::xclbin::kernel& kernel) {
   XclbinKernelInfo info;
   info.name = kernel.get_name();
   for (const xrt::xclbin::arg& arg : kernel.get_args()) {
-    XclbinArgInfo a{arg.get_name(), arg.get_offset(), arg.get_size(),
-                    arg.get_host_type(), {}};
+    XclbinArgInfo a{arg.get_name(),
+                    arg.get_offset(),
+                    arg.get_size(),
+                    arg.get_host_type(),
+                    {}};
     for (const xrt::xclbin::mem& mem : arg.get_mems()) {
       a.banks.push_back(mem.get_tag());
     }
     info.args.push_back(std::move(a));
   }
   for (const xrt::xclbin::ip& cu : kernel.get_cus()) {
-    info.compute_units.push_back(absl::StrCat(
-        cu.get_name(), " @ 0x", absl::Hex(cu.get_base_address())));
+    info.compute_units.push_back(
+        absl::StrCat(cu.get_name(), " @ 0x", absl::Hex(cu.get_base_address())));
   }
   return info;
 }

@@ -49,13 +49,13 @@ absl::Status PackLinear(const model::QuantizedLinear& q, int in, int out,
                         int bits, bool fixed, const device::LinearLayout& l,
                         const std::string& name, std::vector<uint8_t>& buf) {
   if (q.in != in || q.out > out || q.bits != bits ||
-      q.weight.size() != size_t(q.in) * q.out || q.bias.size() != size_t(q.out) ||
-      q.shift.size() != size_t(q.out) ||
+      q.weight.size() != size_t(q.in) * q.out ||
+      q.bias.size() != size_t(q.out) || q.shift.size() != size_t(q.out) ||
       (fixed && q.mult.size() != size_t(q.out))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, " is ", q.in, " -> ", q.out, " int", q.bits,
-        " (or its arrays have other lengths); the build expects ", in, " -> ",
-        out, " int", bits));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " is ", q.in, " -> ", q.out, " int", q.bits,
+                     " (or its arrays have other lengths); the build expects ",
+                     in, " -> ", out, " int", bits));
   }
   const int wmax = (1 << (bits - 1)) - 1;
   for (int o = 0; o < q.out; ++o) {
@@ -192,9 +192,8 @@ absl::StatusOr<std::string> Gpt2BuildName(const model::QuantizedGpt2& model) {
       return absl::StrCat("gpt2-", s.name, "-w", model.weight_bits, "a8-",
                           model::ScaleKindName(model.scales));
     }
-    absl::StrAppend(&known, known.empty() ? "" : ", ", s.name, " (",
-                    s.layers, " layers, n_embd ", s.embd, ", context ",
-                    s.positions, ")");
+    absl::StrAppend(&known, known.empty() ? "" : ", ", s.name, " (", s.layers,
+                    " layers, n_embd ", s.embd, ", context ", s.positions, ")");
   }
   return absl::NotFoundError(absl::StrCat(
       "no FPGA kernel build exists for this model (", c.n_layer,
@@ -211,9 +210,9 @@ absl::StatusOr<Gpt2DeviceImage> PackGpt2DeviceImage(
   const device::Dims& d = image.dims;
   const bool fixed = model.scales == model::ScaleKind::kFixed;
   if (static_cast<int>(model.layers.size()) != d.layers) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the model has ", model.layers.size(), " layers, its config ",
-        d.layers));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model has ", model.layers.size(),
+                     " layers, its config ", d.layers));
   }
   if (absl::Status s = PackEmbeddings(model, image); !s.ok()) return s;
   for (int l = 0; l < d.layers; ++l) {
@@ -230,9 +229,9 @@ absl::StatusOr<Gpt2DeviceImage> PackGpt2DeviceImage(
     return s;
   }
   if (model.lm_head.out != d.vocab) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "lm_head has ", model.lm_head.out, " outputs, the vocabulary ",
-        d.vocab));
+    return absl::InvalidArgumentError(
+        absl::StrCat("lm_head has ", model.lm_head.out,
+                     " outputs, the vocabulary ", d.vocab));
   }
   if (absl::Status s = PackLinear(model.lm_head, d.embd, d.vocab_padded, 8,
                                   fixed, h.lm_head, "lm_head", image.head);

@@ -10,8 +10,8 @@
 
 #include <cstdint>
 
-#include "kernels/top/gpt2_device_layout.h"
 #include "kernels/top/gpt2_block.h"
+#include "kernels/top/gpt2_device_layout.h"
 
 namespace fxserve::kernels::gpt2 {
 
@@ -84,7 +84,8 @@ void ForEachInt32(const word_t* buf, uint64_t offset, int n, F&& use) {
 int32_word_loop:
   for (int i0 = 0; i0 < n; i0 += device::kWordBytes / 4) {
     UnpackWord(buf[offset / device::kWordBytes + i0 / 16], bytes);
-    for (int j = 0; j < 16 && i0 + j < n; ++j) use(i0 + j, Int32At(bytes + 4 * j));
+    for (int j = 0; j < 16 && i0 + j < n; ++j)
+      use(i0 + j, Int32At(bytes + 4 * j));
   }
 }
 
@@ -104,8 +105,8 @@ inline void WriteInt32(word_t* buf, uint64_t offset, int32_t value) {
 // Rows [row0, row0 + kOut) of a linear stored with kAllOut rows (the LM
 // head is loaded a tile at a time; block linears have row0 = 0).
 template <int kIn, int kOut, int kBits>
-void LoadLinear(const word_t* buf, const device::LinearLayout& layout,
-                int row0, LinearParams<kIn, kOut, kBits>& p) {
+void LoadLinear(const word_t* buf, const device::LinearLayout& layout, int row0,
+                LinearParams<kIn, kOut, kBits>& p) {
   using Params = LinearParams<kIn, kOut, kBits>;
   uint8_t row[kIn];
   const int stored_row0 = kBits == 8 ? row0 : row0 / 2;

@@ -93,8 +93,8 @@ bool ReadStepEntry(const word_t* step, const StepHeader& h, int e,
   if (out.logits_row >= 0 && out.logits_row + out.rows() > h.logit_rows) {
     return false;
   }
-  const int blocks = (out.start_pos + out.n + h.block_tokens - 1) /
-                     h.block_tokens;
+  const int blocks =
+      (out.start_pos + out.n + h.block_tokens - 1) / h.block_tokens;
   if (blocks > h.table_stride) return false;
 check_table_loop:
   for (int b = 0; b < blocks; ++b) {
@@ -120,8 +120,7 @@ int EmbedEntry(const word_t* emb, const word_t* step, const StepEntry& e,
   int clamped = 0;
 embed_entry_loop:
   for (int t = 0; t < e.n; ++t) {
-    int token =
-        StepWord(step, device::step::kTokensStart + e.token_offset + t);
+    int token = StepWord(step, device::step::kTokensStart + e.token_offset + t);
     if (token < 0 || token >= M::kVocab) {
       ++clamped;
       token = ClampEmbeddingIndex(token, M::kVocab);
@@ -257,8 +256,9 @@ void HeadTileRows(const LinearParams<M::kEmbd, kHeadTile, 8>& tile,
 }
 
 template <class M>
-void HeadStage(const word_t* head, const act_t normed[device::kMaxLogitRows][M::kEmbd],
-               int rows, word_t* logits) {
+void HeadStage(const word_t* head,
+               const act_t normed[device::kMaxLogitRows][M::kEmbd], int rows,
+               word_t* logits) {
   constexpr device::HeadLayout kLayout = device::LayOutHead(DimsOf<M>());
   static LinearParams<M::kEmbd, kHeadTile, 8> tile;
 head_tile_loop:
@@ -268,8 +268,8 @@ head_tile_loop:
     // Groups of kPrefillTokens rows share the GEMM unit; a short tail
     // goes row by row through the GEMV one (the same bits either way).
     for (; rows - first >= 4; first += kPrefillTokens) {
-      const int count = rows - first < kPrefillTokens ? rows - first
-                                                      : kPrefillTokens;
+      const int count =
+          rows - first < kPrefillTokens ? rows - first : kPrefillTokens;
       HeadTileRows<M, kPrefillTokens>(tile, normed, first, count, o0, logits);
     }
     for (; first < rows; ++first) {
@@ -325,10 +325,10 @@ void Gpt2Step(const StepBuffers<M>& b) {
   int count = 0;
   const bool header_ok =
       StepWord(b.step, device::step::kMagic) == device::kStepMagic &&
-      h.entries >= 0 && h.entries <= device::kMaxStepEntries &&
-      h.tokens >= 0 && h.tokens <= device::kMaxStepTokens &&
-      h.logit_rows >= 0 && h.logit_rows <= device::kMaxLogitRows &&
-      h.block_tokens > 0 && h.table_stride > 0 && h.kv_blocks > 0;
+      h.entries >= 0 && h.entries <= device::kMaxStepEntries && h.tokens >= 0 &&
+      h.tokens <= device::kMaxStepTokens && h.logit_rows >= 0 &&
+      h.logit_rows <= device::kMaxLogitRows && h.block_tokens > 0 &&
+      h.table_stride > 0 && h.kv_blocks > 0;
   if (header_ok) {
   read_entry_loop:
     for (int e = 0; e < h.entries; ++e) {

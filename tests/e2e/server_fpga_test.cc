@@ -4,8 +4,8 @@
 // what was tried; with --fallback=cpu it serves on the CPU backend and says
 // so in the log, the model config and the metrics.
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -97,21 +97,21 @@ TEST(ServerFpgaTest, EmulatedCardServesTheCpuBackendsText) {
 TEST(ServerFpgaTest, NoDeviceFailsAtOnceNamingWhatWasTried) {
   const auto start = std::chrono::steady_clock::now();
   auto server = ServerProcess::Start({"--backend=fpga"});
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   ASSERT_FALSE(server.ok());
   const std::string message(server.status().message());
-  for (const char* named : {"device index 0", "XILINX_XRT",
-                            "XCL_EMULATION_MODE", "--fpga-emulation",
-                            "--fallback=cpu"}) {
+  for (const char* named :
+       {"device index 0", "XILINX_XRT", "XCL_EMULATION_MODE",
+        "--fpga-emulation", "--fallback=cpu"}) {
     EXPECT_NE(message.find(named), std::string::npos) << named << "\n"
                                                       << message;
   }
   const CommandResult run = RunCommand(
-      {FXSERVE_BINARY, "--backend=fpga", "--model-repository=" +
-       DefaultRepository(), "--bind=127.0.0.1", "--grpc-port=0",
-       "--http-port=-1", "--metrics-port=-1"});
+      {FXSERVE_BINARY, "--backend=fpga",
+       "--model-repository=" + DefaultRepository(), "--bind=127.0.0.1",
+       "--grpc-port=0", "--http-port=-1", "--metrics-port=-1"});
   EXPECT_EQ(run.status, 1) << run.err;
   // Reported, not asserted: how fast a machine starts a process varies.
   std::printf("fxserve --backend=fpga without a device exited after %.2f s\n",
@@ -182,9 +182,9 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
   setenv("FXSERVE_CARD_FAULT", fault.c_str(), 1);
   // A hung run is given up after the timeout: 20 s leaves every healthy
   // launch (well under a second, a few under ASan) room on any machine.
-  auto fpga = ServerProcess::Start({"--backend=fpga", "--fpga-emulation",
-                                    "--fallback=cpu",
-                                    "--fpga-run-timeout-ms=20000"});
+  auto fpga =
+      ServerProcess::Start({"--backend=fpga", "--fpga-emulation",
+                            "--fallback=cpu", "--fpga-run-timeout-ms=20000"});
   unsetenv("FXSERVE_CARD_FAULT");
   ASSERT_TRUE(fpga.ok()) << fpga.status();
   const std::vector<std::string> got = RunConcurrently(**fpga, requests);
@@ -200,8 +200,8 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
       code, "\"}"));
   ASSERT_TRUE(failovers.ok()) << failovers.status() << (*fpga)->Log();
   EXPECT_EQ(*failovers, 1);
-  absl::StatusOr<double> healthy = (*fpga)->MetricValue(
-      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\"}");
+  absl::StatusOr<double> healthy =
+      (*fpga)->MetricValue("fxserve_fpga_device_healthy{model=\"tiny-gpt2\"}");
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_EQ(*healthy, 0);
   absl::StatusOr<double> succeeded = (*fpga)->MetricValue(
@@ -210,14 +210,15 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
   EXPECT_EQ(*succeeded, requests.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryFault, ServerFailoverTest,
-                         ::testing::Values("sync@1", "error@1", "hang@1",
-                                           "sync@7", "error@7", "hang@7"),
-                         [](const ::testing::TestParamInfo<const char*>& param) {
-                           std::string name = param.param;
-                           name[name.find('@')] = '_';
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    EveryFault, ServerFailoverTest,
+    ::testing::Values("sync@1", "error@1", "hang@1", "sync@7", "error@7",
+                      "hang@7"),
+    [](const ::testing::TestParamInfo<const char*>& param) {
+      std::string name = param.param;
+      name[name.find('@')] = '_';
+      return name;
+    });
 
 }  // namespace
 }  // namespace fxserve::testing

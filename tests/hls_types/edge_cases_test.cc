@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <random>
 #include <sstream>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 
 #include <ap_fixed.h>
 #include <ap_int.h>
@@ -118,8 +118,8 @@ void CheckRangeAssignments(uint64_t seed) {
     x.range(hi, lo) = value;
     for (int i = 0; i < W; ++i) {
       const bool want = i >= lo && i <= hi ? value[i - lo] : before[i];
-      ASSERT_EQ(x[i], want) << "W=" << W << " bit " << i << " of range ("
-                            << hi << ", " << lo << ")";
+      ASSERT_EQ(x[i], want) << "W=" << W << " bit " << i << " of range (" << hi
+                            << ", " << lo << ")";
     }
     EXPECT_EQ(x.range(hi, lo), value.range(hi - lo, 0));
   }

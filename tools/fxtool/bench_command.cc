@@ -13,11 +13,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "tools/fxtool/fpga_flags.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "backends/backend.h"
 #include "model/quantized_artifact.h"
+#include "tools/fxtool/fpga_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, model);
 ABSL_DECLARE_FLAG(std::string, backend);
@@ -82,10 +82,11 @@ double WeightBytes(const model::QuantizedGpt2& q) {
 
 int RunBench(const std::vector<std::string>& args) {
   if (!args.empty()) {
-    std::fprintf(stderr,
-                 "fxtool: usage: fxtool bench --model ARTIFACT [--backend cpu] "
-                 "[--prompt-tokens N] [--decode-steps N] [--batch-sizes 1,4,16] "
-                 "[--threads N]\n");
+    std::fprintf(
+        stderr,
+        "fxtool: usage: fxtool bench --model ARTIFACT [--backend cpu] "
+        "[--prompt-tokens N] [--decode-steps N] [--batch-sizes 1,4,16] "
+        "[--threads N]\n");
     return 2;
   }
   const std::string dir = absl::GetFlag(FLAGS_model);
@@ -117,8 +118,8 @@ int RunBench(const std::vector<std::string>& args) {
   options.threads = absl::GetFlag(FLAGS_threads);
   options.max_batch = *std::max_element(batches.begin(), batches.end());
   ApplyFpgaFlags(options);
-  auto backend = backends::CreateBackend(absl::GetFlag(FLAGS_backend), *q,
-                                         options);
+  auto backend =
+      backends::CreateBackend(absl::GetFlag(FLAGS_backend), *q, options);
   if (!backend.ok()) return Fail(backend.status());
   backends::Backend& b = **backend;
   const int threads =
@@ -157,8 +158,8 @@ int RunBench(const std::vector<std::string>& args) {
     std::vector<backends::SequenceInput> inputs;
     for (int s = 0; s < batch; ++s) prompts.push_back(random_tokens(prompt));
     for (int s = 0; s < batch; ++s) {
-      inputs.push_back({static_cast<backends::SequenceId>(s + 1), prompts[s],
-                        false});
+      inputs.push_back(
+          {static_cast<backends::SequenceId>(s + 1), prompts[s], false});
     }
     if (absl::Status s = b.Step(inputs, out); !s.ok()) return Fail(s);
     std::vector<int> next(batch, 0);

@@ -64,9 +64,9 @@ int RunDevices(const std::vector<std::string>& args) {
                  devices.status().ToString().c_str());
     return 1;
   }
-  std::printf("%zu FPGA device(s)%s\n", devices->size(),
-              devices->empty() ? " (use --fpga-emulation for the emulated card)"
-                               : "");
+  std::printf(
+      "%zu FPGA device(s)%s\n", devices->size(),
+      devices->empty() ? " (use --fpga-emulation for the emulated card)" : "");
   for (const fpga::DeviceInfo& d : *devices) {
     std::printf("  [%d] %s %s\n", d.index, d.name.c_str(), d.bdf.c_str());
   }

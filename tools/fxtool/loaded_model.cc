@@ -3,11 +3,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "tools/fxtool/fpga_flags.h"
 #include "backends/backend.h"
 #include "model/gpt2_reference.h"
 #include "model/gpt2_weights.h"
 #include "model/quantized_artifact.h"
+#include "tools/fxtool/fpga_flags.h"
 
 namespace fxserve::fxtool {
 namespace {
@@ -77,9 +77,8 @@ absl::StatusOr<std::unique_ptr<LoadedModel>> LoadModelDir(
     ApplyFpgaFlags(options);
     auto backend = backends::CreateBackend(backend_name, *quantized, options);
     if (!backend.ok()) return backend.status();
-    const std::string how = backend_name == "csim"
-                                ? "kernel C-simulation"
-                                : backend_name + " backend";
+    const std::string how = backend_name == "csim" ? "kernel C-simulation"
+                                                   : backend_name + " backend";
     return std::make_unique<QuantizedModel>(
         *std::move(backend),
         absl::StrCat("W", quantized->weight_bits, "A8 ",

@@ -44,11 +44,10 @@ CardManifest FromJson(const json& j) {
     k.cu_bases = jk.at("cu_bases").get<std::vector<uint64_t>>();
     k.register_bytes = jk.at("register_bytes").get<uint32_t>();
     for (const json& ja : jk.at("args")) {
-      k.args.push_back({ja.at("name").get<std::string>(),
-                        ja.at("is_buffer").get<bool>(),
-                        ja.at("offset").get<uint32_t>(),
-                        ja.at("size").get<uint32_t>(), ja.at("bank").get<int>(),
-                        ja.at("type").get<std::string>()});
+      k.args.push_back(
+          {ja.at("name").get<std::string>(), ja.at("is_buffer").get<bool>(),
+           ja.at("offset").get<uint32_t>(), ja.at("size").get<uint32_t>(),
+           ja.at("bank").get<int>(), ja.at("type").get<std::string>()});
     }
     m.kernels.push_back(std::move(k));
   }

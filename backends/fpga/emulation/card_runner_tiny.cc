@@ -4,7 +4,8 @@
 
 namespace fxserve::backends::fpga {
 
-std::unique_ptr<KernelRunner> CreateTinyGpt2StepRunner(const std::string& build) {
+std::unique_ptr<KernelRunner> CreateTinyGpt2StepRunner(
+    const std::string& build) {
   return CreateGpt2StepRunnerFor<kernels::gpt2::Gpt2TinyShape>("tiny", build);
 }
 

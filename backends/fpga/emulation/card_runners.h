@@ -18,7 +18,8 @@ absl::StatusOr<std::unique_ptr<KernelRunner>> CreateCardKernelRunner(
 
 // Per shape (card_runner_<shape>.cc): the runner of `build` when it is one
 // of that shape's four builds, else nullptr.
-std::unique_ptr<KernelRunner> CreateTinyGpt2StepRunner(const std::string& build);
+std::unique_ptr<KernelRunner> CreateTinyGpt2StepRunner(
+    const std::string& build);
 std::unique_ptr<KernelRunner> CreateSmallGpt2StepRunner(
     const std::string& build);
 

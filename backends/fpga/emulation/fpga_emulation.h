@@ -18,7 +18,7 @@ std::string DefaultEmulationKitDir();
 
 struct FpgaEmulationOptions {
   std::string kit_dir{};  // Empty: DefaultEmulationKitDir().
-  int devices = 1;      // Emulated cards (xrt::device 0 .. devices-1).
+  int devices = 1;        // Emulated cards (xrt::device 0 .. devices-1).
 };
 
 // Re-executes the process once with the fix library preloaded if it is

@@ -47,13 +47,14 @@ class Gpt2StepRunner final : public KernelRunner {
                    absl::Span<const ArgValue> args) override {
     if (kernel.name != kernel_name_ ||
         args.size() != static_cast<size_t>(kGpt2StepArgs)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the card plays ", kernel_name_, " with ", kGpt2StepArgs,
-          " arguments, not ", kernel.name, " with ", args.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the card plays ", kernel_name_, " with ", kGpt2StepArgs,
+                       " arguments, not ", kernel.name, " with ", args.size()));
     }
     std::vector<kgpt2::word_t>* words = words_;
     for (int a = 0; a < kGpt2StepArgs; ++a) {
-      if (args[a].bytes.size() < static_cast<size_t>(kgpt2::device::kWordBytes)) {
+      if (args[a].bytes.size() <
+          static_cast<size_t>(kgpt2::device::kWordBytes)) {
         return absl::InvalidArgumentError(
             absl::StrCat("argument ", kernel.args[a].name, " (address 0x",
                          absl::Hex(args[a].address),
@@ -62,9 +63,9 @@ class Gpt2StepRunner final : public KernelRunner {
       // The weights stay between launches: convert them again only when
       // the host wrote other bytes (a memcmp is cheap next to a convert).
       const bool weights = a <= kArgHead;
-      if (weights && std::equal(args[a].bytes.begin(), args[a].bytes.end(),
-                                weight_bytes_[a].begin(),
-                                weight_bytes_[a].end())) {
+      if (weights &&
+          std::equal(args[a].bytes.begin(), args[a].bytes.end(),
+                     weight_bytes_[a].begin(), weight_bytes_[a].end())) {
         continue;
       }
       words[a] = ToWords(args[a].bytes);
@@ -72,10 +73,10 @@ class Gpt2StepRunner final : public KernelRunner {
         weight_bytes_[a].assign(args[a].bytes.begin(), args[a].bytes.end());
       }
     }
-    kgpt2::StepBuffers<M> buffers{words[kArgEmb].data(),  words[kArgAttn].data(),
-                                  words[kArgMlp].data(),  words[kArgHead].data(),
-                                  words[kArgKv].data(),   words[kArgStep].data(),
-                                  words[kArgLogits].data()};
+    kgpt2::StepBuffers<M> buffers{
+        words[kArgEmb].data(),   words[kArgAttn].data(), words[kArgMlp].data(),
+        words[kArgHead].data(),  words[kArgKv].data(),   words[kArgStep].data(),
+        words[kArgLogits].data()};
     kgpt2::Gpt2Step<M>(buffers);
     for (int a : {kArgKv, kArgStep, kArgLogits}) {
       FromWords(words[a], args[a].bytes);

@@ -96,8 +96,8 @@ void ExpectSameSteps(Backend& fpga, Backend& cpu,
     ASSERT_EQ(got.logits.size(), want.logits.size());
     for (size_t i = 0; i < want.logits.size(); ++i) {
       ASSERT_EQ(got.logits[i], want.logits[i])
-          << "step " << s << ", input " << i << " (sequence "
-          << steps[s][i].id << ")";
+          << "step " << s << ", input " << i << " (sequence " << steps[s][i].id
+          << ")";
     }
   }
 }
@@ -152,12 +152,12 @@ TEST_P(FpgaMatchesCpu, MixedBatchesOfOneToThirtyTwo) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllTinyBuilds, FpgaMatchesCpu,
-    ::testing::Values(std::make_pair(8, ScaleKind::kPow2),
-                      std::make_pair(8, ScaleKind::kFixed),
-                      std::make_pair(4, ScaleKind::kPow2),
-                      std::make_pair(4, ScaleKind::kFixed)));
+INSTANTIATE_TEST_SUITE_P(AllTinyBuilds, FpgaMatchesCpu,
+                         ::testing::Values(std::make_pair(8, ScaleKind::kPow2),
+                                           std::make_pair(8, ScaleKind::kFixed),
+                                           std::make_pair(4, ScaleKind::kPow2),
+                                           std::make_pair(4,
+                                                          ScaleKind::kFixed)));
 
 TEST(FpgaBackend, Gpt2SmallShapeMatchesCpu) {
   for (int bits : {8, 4}) {
@@ -218,8 +218,8 @@ std::unique_ptr<Backend> FaultyCard(int device, const std::string& fault,
   BackendOptions options = FpgaOptions();
   options.fpga_device = device;
   options.fpga_run_timeout_ms = timeout_ms;
-  auto fpga = Make("fpga", Quantized(TinyConfig(), 8, ScaleKind::kPow2),
-                   options);
+  auto fpga =
+      Make("fpga", Quantized(TinyConfig(), 8, ScaleKind::kPow2), options);
   unsetenv("FXSERVE_CARD_FAULT");
   return fpga;
 }

@@ -83,10 +83,9 @@ class HostCard {
     buffers_[kArgAttn] = image->attn;
     buffers_[kArgMlp] = image->mlp;
     buffers_[kArgHead] = image->head;
-    buffers_[kArgKv].assign(device::KvLayout{image->dims, block_tokens}
-                                    .block_bytes() *
-                                kv_blocks,
-                            0);
+    buffers_[kArgKv].assign(
+        device::KvLayout{image->dims, block_tokens}.block_bytes() * kv_blocks,
+        0);
     buffers_[kArgStep].assign(
         4 * device::step::BufferWords(geometry_.table_stride), 0);
     buffers_[kArgLogits].assign(
@@ -96,10 +95,12 @@ class HostCard {
   absl::Status Step(absl::Span<const SequenceInput> inputs, StepOutput& out) {
     if (absl::Status s = table_.Check(inputs, vocab_, 64); !s.ok()) return s;
     std::vector<int> lengths;
-    for (const SequenceInput& in : inputs) lengths.push_back(table_.Length(in.id));
+    for (const SequenceInput& in : inputs)
+      lengths.push_back(table_.Length(in.id));
     table_.Reserve(inputs);
     std::vector<const std::vector<int>*> tables;
-    for (const SequenceInput& in : inputs) tables.push_back(&table_.Blocks(in.id));
+    for (const SequenceInput& in : inputs)
+      tables.push_back(&table_.Blocks(in.id));
     out.vocab_size = vocab_;
     out.logits.assign(inputs.size(), {});
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -113,7 +114,8 @@ class HostCard {
       std::memcpy(buffers_[kArgStep].data(), descriptor.data(),
                   4 * descriptor.size());
       std::vector<ArgValue> args(kGpt2StepArgs);
-      for (int a = 0; a < kGpt2StepArgs; ++a) args[a].bytes = absl::MakeSpan(buffers_[a]);
+      for (int a = 0; a < kGpt2StepArgs; ++a)
+        args[a].bytes = absl::MakeSpan(buffers_[a]);
       if (absl::Status s = runner_->Run(kernel_, args); !s.ok()) return s;
       const int32_t* status =
           reinterpret_cast<const int32_t*>(buffers_[kArgStep].data());
@@ -129,7 +131,8 @@ class HostCard {
                     logits + r * vocab_padded_, 4ull * vocab_);
       }
     }
-    for (const SequenceInput& in : inputs) table_.Advance(in.id, in.tokens.size());
+    for (const SequenceInput& in : inputs)
+      table_.Advance(in.id, in.tokens.size());
     return absl::OkStatus();
   }
 
@@ -170,7 +173,8 @@ TEST_P(StepTopMatchesCpu, MixedBatchesBitForBit) {
     ASSERT_TRUE(card.Step(steps[s], got).ok());
     ASSERT_EQ(got.logits.size(), want.logits.size());
     for (size_t i = 0; i < want.logits.size(); ++i) {
-      EXPECT_EQ(got.logits[i], want.logits[i]) << "step " << s << " input " << i;
+      EXPECT_EQ(got.logits[i], want.logits[i])
+          << "step " << s << " input " << i;
     }
   }
 }
@@ -189,12 +193,12 @@ TEST(StepTop, LongPromptWithAllLogitsSpansLaunches) {
   EXPECT_EQ(got.logits, want.logits);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllTinyBuilds, StepTopMatchesCpu,
-    ::testing::Values(std::make_pair(8, ScaleKind::kPow2),
-                      std::make_pair(8, ScaleKind::kFixed),
-                      std::make_pair(4, ScaleKind::kPow2),
-                      std::make_pair(4, ScaleKind::kFixed)));
+INSTANTIATE_TEST_SUITE_P(AllTinyBuilds, StepTopMatchesCpu,
+                         ::testing::Values(std::make_pair(8, ScaleKind::kPow2),
+                                           std::make_pair(8, ScaleKind::kFixed),
+                                           std::make_pair(4, ScaleKind::kPow2),
+                                           std::make_pair(4,
+                                                          ScaleKind::kFixed)));
 
 }  // namespace
 }  // namespace fxserve::backends::fpga
