@@ -16,8 +16,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/int8_matmul.h"
 #include "gtest/gtest.h"
-#include "model/random_gpt2.h"
-#include "tools/quantize/gpt2_quantizer.h"
+#include "tests/backends/random_models.h"
 
 namespace fxserve::backends {
 namespace {
@@ -26,38 +25,13 @@ using model::QuantizedGpt2;
 using model::ScaleKind;
 using Logits = std::vector<int32_t>;
 
-model::Gpt2Config TinyConfig() {
-  model::Gpt2Config c;
-  c.n_positions = 256;
-  c.n_embd = 128;
-  c.n_layer = 4;
-  c.n_head = 4;
-  c.n_inner = 512;
-  return c;
-}
+using testing::RandomTokens;
 
-std::vector<int> RandomTokens(int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int> tokens(n);
-  for (int& t : tokens) t = static_cast<int>(rng() % 50257);
-  return tokens;
-}
+model::Gpt2Config TinyConfig() { return testing::TinyGpt2Config(); }
 
 const QuantizedGpt2& Quantized(const model::Gpt2Config& config, int bits,
                                ScaleKind scales) {
-  static std::map<std::tuple<int, int, ScaleKind>, QuantizedGpt2> cache;
-  const auto key = std::make_tuple(config.n_embd, bits, scales);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    quantize::QuantizeOptions options;
-    options.weight_bits = bits;
-    options.scales = scales;
-    auto q = quantize::QuantizeGpt2(model::RandomGpt2Weights(config, 17),
-                                    RandomTokens(200, 1), options);
-    EXPECT_TRUE(q.ok()) << q.status();
-    it = cache.emplace(key, *std::move(q)).first;
-  }
-  return it->second;
+  return testing::QuantizedRandomGpt2(config, bits, scales);
 }
 
 std::unique_ptr<Backend> Make(const std::string& name, const QuantizedGpt2& q,

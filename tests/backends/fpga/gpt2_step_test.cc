@@ -18,8 +18,7 @@
 #include "backends/fpga/gpt2_step_plan.h"
 #include "backends/kv_block_table.h"
 #include "gtest/gtest.h"
-#include "model/random_gpt2.h"
-#include "tools/quantize/gpt2_quantizer.h"
+#include "tests/backends/random_models.h"
 
 namespace fxserve::backends::fpga {
 namespace {
@@ -27,36 +26,10 @@ namespace {
 using model::QuantizedGpt2;
 using model::ScaleKind;
 
-model::Gpt2Config TinyConfig() {
-  model::Gpt2Config c;
-  c.n_positions = 256;
-  c.n_embd = 128;
-  c.n_layer = 4;
-  c.n_head = 4;
-  c.n_inner = 512;
-  return c;
-}
-
-std::vector<int> RandomTokens(int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int> tokens(n);
-  for (int& t : tokens) t = static_cast<int>(rng() % 50257);
-  return tokens;
-}
+using testing::RandomTokens;
 
 const QuantizedGpt2& Quantized(int bits, ScaleKind scales) {
-  static std::map<std::pair<int, ScaleKind>, QuantizedGpt2> cache;
-  auto it = cache.find({bits, scales});
-  if (it == cache.end()) {
-    quantize::QuantizeOptions options;
-    options.weight_bits = bits;
-    options.scales = scales;
-    auto q = quantize::QuantizeGpt2(model::RandomGpt2Weights(TinyConfig(), 17),
-                                    RandomTokens(200, 1), options);
-    EXPECT_TRUE(q.ok()) << q.status();
-    it = cache.emplace(std::make_pair(bits, scales), *std::move(q)).first;
-  }
-  return it->second;
+  return testing::QuantizedRandomGpt2(testing::TinyGpt2Config(), bits, scales);
 }
 
 // The card's side of a backend, on host memory: device buffers as bytes,
