@@ -250,8 +250,8 @@ TEST(CpuBackend, BadStepsChangeNothing) {
 
 TEST(CpuBackend, RegistryExplainsUnavailableBackends) {
   const QuantizedGpt2& q = Quantized(TinyConfig(), 8, ScaleKind::kPow2);
-  auto fpga = CreateBackend("fpga", q, {});  // No xclbin.
-  EXPECT_EQ(fpga.status().code(), absl::StatusCode::kInvalidArgument);
+  auto fpga = CreateBackend("fpga", q, {});  // No card, no emulation.
+  EXPECT_EQ(fpga.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(std::string(fpga.status().message()).find("--fpga-emulation"),
             std::string::npos);
   auto unknown = CreateBackend("gpu", q, {});
