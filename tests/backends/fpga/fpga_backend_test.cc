@@ -115,7 +115,13 @@ TEST_P(FpgaMatchesCpu, MixedBatchesOfOneToThirtyTwo) {
   auto cpu = Make("cpu", q, options);
   ASSERT_TRUE(fpga && cpu);
   EXPECT_EQ(fpga->capabilities().name, "fpga");
-  for (int batch : {1, 5, 32}) {
+#ifdef FXSERVE_SANITIZED
+  // The emulated card under ASan is ~10x slower; W4A8 pow2 runs only here.
+  const std::vector<int> batches = {1, 6};
+#else
+  const std::vector<int> batches = {1, 5, 32};
+#endif
+  for (int batch : batches) {
     std::vector<std::vector<int>> tokens;
     ExpectSameSteps(*fpga, *cpu, MixedSteps(batch, tokens));
     for (SequenceId id = 0; id < 1002; ++id) {
