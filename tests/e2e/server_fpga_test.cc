@@ -3,6 +3,8 @@
 // `--backend cpu`; without a device it fails at once with a message naming
 // what was tried; with --fallback=cpu it serves on the CPU backend and says
 // so in the log, the model config and the metrics.
+#include <signal.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -193,7 +195,8 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
     EXPECT_EQ(got[i], want[i]) << requests[i].prompt << "\n" << (*fpga)->Log();
   }
   const std::string kind = fault.substr(0, fault.find('@'));
-  const std::string code = kind == "hang" ? "deadline_exceeded" : "data_loss";
+  const std::string code =
+      kind == "hang" || kind == "die" ? "deadline_exceeded" : "data_loss";
   absl::StatusOr<double> failovers = (*fpga)->MetricValue(absl::StrCat(
       "fxserve_backend_failovers_total{model=\"tiny-gpt2\",from=\"fpga\","
       "to=\"cpu\",fault=\"",
@@ -208,12 +211,17 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
       "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"fpga\"}");
   ASSERT_TRUE(succeeded.ok()) << succeeded.status();
   EXPECT_EQ(*succeeded, requests.size());
+  // And it still stops cleanly, whatever state XRT was left in.
+  (*fpga)->SendSignal(SIGTERM);
+  absl::StatusOr<int> exit_status = (*fpga)->WaitForExit(absl::Seconds(300));
+  ASSERT_TRUE(exit_status.ok()) << exit_status.status() << (*fpga)->Log();
+  EXPECT_EQ(*exit_status, 0) << (*fpga)->Log();
 }
 
 INSTANTIATE_TEST_SUITE_P(
     EveryFault, ServerFailoverTest,
-    ::testing::Values("sync@1", "error@1", "hang@1", "sync@7", "error@7",
-                      "hang@7"),
+    ::testing::Values("sync@1", "error@1", "hang@1", "die@1", "sync@7",
+                      "error@7", "hang@7", "die@7"),
     [](const ::testing::TestParamInfo<const char*>& param) {
       std::string name = param.param;
       name[name.find('@')] = '_';
