@@ -8,8 +8,14 @@
 // sees no error and streams the same text. Bad steps (InvalidArgument,
 // ResourceExhausted) are the caller's and pass through unchanged.
 //
-// Not thread-safe, like every Backend. The primary is not used again
-// after a failover (its device state is unknown).
+// Recovery: with reopen_primary set, a background thread retries a new
+// primary after first_retry, doubling the wait up to max_retry, and
+// probes it with a one-token step; once one answers, the next Step moves
+// every live sequence back onto it (replaying their tokens) and carries
+// on there. The failed primary is never used again.
+//
+// Not thread-safe, like every Backend; the retry thread only ever touches
+// the backends it makes.
 #ifndef FXSERVE_BACKENDS_FAILOVER_BACKEND_H_
 #define FXSERVE_BACKENDS_FAILOVER_BACKEND_H_
 
@@ -17,19 +23,28 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "backends/backend.h"
 
 namespace fxserve::backends {
 
-// Called once per failover (on the caller's thread) with the primary's
-// failure, e.g. to count it in metrics.
-using FailoverCallback = std::function<void(const absl::Status& fault)>;
+struct FailoverOptions {
+  // Makes a fresh primary (same model and options); empty: never retried.
+  std::function<absl::StatusOr<std::unique_ptr<Backend>>()> reopen_primary;
+  absl::Duration first_retry = absl::Seconds(1);
+  absl::Duration max_retry = absl::Seconds(60);
+  // Called on the caller's thread: once per failover with the primary's
+  // failure, once per recovery.
+  std::function<void(const absl::Status& fault)> on_failover;
+  std::function<void()> on_recovery;
+};
 
 // Both must be made for the same model with the same options (the standby
 // needs at least the primary's KV blocks).
 std::unique_ptr<Backend> MakeFailoverBackend(std::unique_ptr<Backend> primary,
                                              std::unique_ptr<Backend> standby,
-                                             FailoverCallback on_failover);
+                                             FailoverOptions options);
 
 }  // namespace fxserve::backends
 

@@ -48,12 +48,13 @@ absl::Status Prefixed(const absl::Status& status, const std::string& prefix) {
 // The model's backend. With fallback "cpu" and the fpga backend: the CPU
 // backend when the fpga one cannot be opened (reason says why, and the log
 // says so), else the fpga one with a CPU standby that takes over its
-// sequences if the device fails while serving (on_failover is told).
+// sequences if the device fails while serving, and a fresh fpga backend
+// retried in the background (events: the failover callbacks).
 absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
     const std::string& name, const model::QuantizedGpt2& weights,
     const backends::BackendOptions& options, const std::string& fallback,
     const std::string& model_name, std::string& reason,
-    backends::FailoverCallback on_failover) {
+    backends::FailoverOptions events) {
   absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
       backends::CreateBackend(name, weights, options);
   if (name != "fpga" || fallback != "cpu") return backend;
@@ -61,8 +62,13 @@ absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
     absl::StatusOr<std::unique_ptr<backends::Backend>> standby =
         backends::CreateBackend("cpu", weights, options);
     if (!standby.ok()) return standby.status();
+    // The retry thread may outlive the repository's copy of the weights.
+    auto kept = std::make_shared<const model::QuantizedGpt2>(weights);
+    events.reopen_primary = [kept, options] {
+      return backends::CreateBackend("fpga", *kept, options);
+    };
     return backends::MakeFailoverBackend(
-        *std::move(backend), *std::move(standby), std::move(on_failover));
+        *std::move(backend), *std::move(standby), std::move(events));
   }
   reason = std::string(backend.status().message());
   std::fprintf(stderr,
@@ -70,6 +76,34 @@ absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
                "on the cpu backend instead (--fallback=cpu)\n",
                model_name.c_str(), reason.c_str());
   return backends::CreateBackend("cpu", weights, options);
+}
+
+// Log lines and metrics for a model's failovers and recoveries.
+backends::FailoverOptions FailoverEvents(const std::string& model_name,
+                                         Family<Counter>& failovers,
+                                         Family<Counter>& recoveries,
+                                         Family<Gauge>& device_healthy) {
+  backends::FailoverOptions events;
+  events.on_failover = [&failovers, &device_healthy,
+                        model_name](const absl::Status& fault) {
+    std::fprintf(stderr,
+                 "fxserve: %s: the FPGA failed while serving (%s); its "
+                 "sequences continue on the cpu backend, the FPGA is retried\n",
+                 model_name.c_str(), fault.ToString().c_str());
+    failovers
+        .With({model_name, "fpga", "cpu", backends::DeviceFaultKind(fault)})
+        .Increment();
+    device_healthy.With({model_name}).Set(0);
+  };
+  events.on_recovery = [&recoveries, &device_healthy, model_name] {
+    std::fprintf(stderr,
+                 "fxserve: %s: the FPGA answers again; its sequences moved "
+                 "back to it\n",
+                 model_name.c_str());
+    recoveries.With({model_name}).Increment();
+    device_healthy.With({model_name}).Set(1);
+  };
+  return events;
 }
 
 }  // namespace
@@ -154,6 +188,11 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
       "Times a model's device failed while serving and its sequences moved "
       "to the standby backend (--fallback).",
       {"model", "from", "to", "fault"});
+  Family<Counter>& recoveries = metrics_.AddCounter(
+      "fxserve_backend_recoveries_total",
+      "Times a failed FPGA answered a retry and took its model's sequences "
+      "back.",
+      {"model"});
   Family<Gauge>& device_healthy = metrics_.AddGauge(
       "fxserve_fpga_device_healthy",
       "1 while a model's FPGA device serves, 0 once it failed.", {"model"});
@@ -192,22 +231,12 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
         .fpga_device = options.fpga_device,
         .fpga_run_timeout_ms = options.fpga_run_timeout_ms};
     std::string fallback_reason;
-    const std::string model_name = config.name();
-    auto on_failover = [&failovers, &device_healthy,
-                        model_name](const absl::Status& fault) {
-      std::fprintf(stderr,
-                   "fxserve: %s: the FPGA failed while serving (%s); its "
-                   "sequences continue on the cpu backend\n",
-                   model_name.c_str(), fault.ToString().c_str());
-      failovers
-          .With({model_name, "fpga", "cpu", backends::DeviceFaultKind(fault)})
-          .Increment();
-      device_healthy.With({model_name}).Set(0);
-    };
     absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
         CreateBackendWithFallback(backend_name, *weights, backend_options,
                                   options.fallback, config.name(),
-                                  fallback_reason, on_failover);
+                                  fallback_reason,
+                                  FailoverEvents(config.name(), failovers,
+                                                 recoveries, device_healthy));
     if (!backend.ok()) return Prefixed(backend.status(), where);
 
     const std::string tokenizer_dir = TokenizerDir(options, entry.artifact_dir);
