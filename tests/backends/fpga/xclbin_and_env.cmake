@@ -11,7 +11,8 @@ fxserve_test(xclbin_writer_test SOURCES xclbin_writer_test.cc
 add_executable(fxserve_toy_card toy_card_main.cc)
 target_include_directories(fxserve_toy_card PRIVATE "${PROJECT_SOURCE_DIR}")
 target_link_libraries(fxserve_toy_card PRIVATE
-  fxserve_build_flags fxserve_card_manifest)
+  fxserve_build_flags fxserve_emulated_card fxserve_card_manifest
+  absl::status absl::strings)
 
 # PrepareSwEmulation + EnsureSwEmuFixLoaded + the fix, end to end on XRT's
 # sw_emu shim. Has its own main() (it re-executes itself with the fix
