@@ -191,7 +191,7 @@ await_scraped() {
     sleep 0.2
   done
 }
-labels="model=\"$model\",backend=\"cpu\""
+labels="model=\"$model\",backend=\"cpu\",model_instance=\"cpu_0\""
 failed="fxserve_request_failure_total{$labels,reason=\"invalid_argument\"}"
 succeeded="fxserve_request_success_total{$labels}"
 fail_once

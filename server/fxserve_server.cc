@@ -13,6 +13,7 @@
 #include "backends/failover_backend.h"
 #include "model/quantized_artifact.h"
 #include "model/tokenizer/gpt2_tokenizer.h"
+#include "server/instance_groups.h"
 #include "server/model_repository.h"
 
 namespace fxserve::server {
@@ -78,32 +79,226 @@ absl::StatusOr<std::unique_ptr<backends::Backend>> CreateBackendWithFallback(
   return backends::CreateBackend("cpu", weights, options);
 }
 
-// Log lines and metrics for a model's failovers and recoveries.
+// The metric families of device state, registered once per server.
+struct DeviceMetrics {
+  Family<Gauge>& fallbacks;
+  Family<Counter>& failovers;
+  Family<Counter>& recoveries;
+  Family<Gauge>& device_healthy;
+};
+
+DeviceMetrics AddDeviceMetrics(MetricsRegistry& metrics) {
+  return DeviceMetrics{
+      .fallbacks = metrics.AddGauge(
+          "fxserve_backend_fallback",
+          "1 for a model instance served on another backend than "
+          "configured, because that one could not be opened (--fallback).",
+          {"model", "model_instance", "configured", "serving"}),
+      .failovers = metrics.AddCounter(
+          "fxserve_backend_failovers_total",
+          "Times a model instance's device failed while serving and its "
+          "sequences moved to the standby backend (--fallback).",
+          {"model", "model_instance", "from", "to", "fault"}),
+      .recoveries = metrics.AddCounter(
+          "fxserve_backend_recoveries_total",
+          "Times a failed FPGA answered a retry and took its instance's "
+          "sequences back.",
+          {"model", "model_instance"}),
+      .device_healthy = metrics.AddGauge(
+          "fxserve_fpga_device_healthy",
+          "1 while a model instance's FPGA device serves, 0 once it failed.",
+          {"model", "model_instance"})};
+}
+
+// Log lines and metrics for an instance's failovers and recoveries.
 backends::FailoverOptions FailoverEvents(const std::string& model_name,
-                                         Family<Counter>& failovers,
-                                         Family<Counter>& recoveries,
-                                         Family<Gauge>& device_healthy) {
+                                         const std::string& instance,
+                                         const DeviceMetrics& metrics) {
   backends::FailoverOptions events;
-  events.on_failover = [&failovers, &device_healthy,
-                        model_name](const absl::Status& fault) {
+  events.on_failover = [metrics, model_name,
+                        instance](const absl::Status& fault) {
     std::fprintf(stderr,
-                 "fxserve: %s: the FPGA failed while serving (%s); its "
+                 "fxserve: %s (%s): the FPGA failed while serving (%s); its "
                  "sequences continue on the cpu backend, the FPGA is retried\n",
-                 model_name.c_str(), fault.ToString().c_str());
-    failovers
-        .With({model_name, "fpga", "cpu", backends::DeviceFaultKind(fault)})
+                 model_name.c_str(), instance.c_str(),
+                 fault.ToString().c_str());
+    metrics.failovers
+        .With({model_name, instance, "fpga", "cpu",
+               backends::DeviceFaultKind(fault)})
         .Increment();
-    device_healthy.With({model_name}).Set(0);
+    metrics.device_healthy.With({model_name, instance}).Set(0);
   };
-  events.on_recovery = [&recoveries, &device_healthy, model_name] {
+  events.on_recovery = [metrics, model_name, instance] {
     std::fprintf(stderr,
-                 "fxserve: %s: the FPGA answers again; its sequences moved "
-                 "back to it\n",
-                 model_name.c_str());
-    recoveries.With({model_name}).Increment();
-    device_healthy.With({model_name}).Set(1);
+                 "fxserve: %s (%s): the FPGA answers again; its sequences "
+                 "moved back to it\n",
+                 model_name.c_str(), instance.c_str());
+    metrics.recoveries.With({model_name, instance}).Increment();
+    metrics.device_healthy.With({model_name, instance}).Set(1);
   };
   return events;
+}
+
+// GPT-2 tokenizers by folder: models that share one share it.
+class TokenizerCache {
+ public:
+  absl::StatusOr<std::shared_ptr<const model::Gpt2Tokenizer>> Get(
+      const std::string& dir) {
+    std::shared_ptr<const model::Gpt2Tokenizer>& tokenizer = loaded_[dir];
+    if (tokenizer == nullptr) {
+      absl::StatusOr<std::unique_ptr<model::Gpt2Tokenizer>> fresh =
+          model::Gpt2Tokenizer::LoadFromDir(dir);
+      if (!fresh.ok()) return fresh.status();
+      tokenizer = *std::move(fresh);
+    }
+    return tokenizer;
+  }
+
+ private:
+  std::map<std::string, std::shared_ptr<const model::Gpt2Tokenizer>> loaded_;
+};
+
+// The engine options of a model: its config, else the server's flags.
+llm::LlmEngineOptions EngineOptions(const config::ModelConfig& config,
+                                    const ServerOptions& options) {
+  const config::QueuePolicy& queue = config.queue_policy();
+  return llm::LlmEngineOptions{
+      .model_name = config.name(),
+      .default_max_tokens = config.llm().default_max_tokens() > 0
+                                ? config.llm().default_max_tokens()
+                                : options.default_max_tokens,
+      .max_queue_size = queue.max_queue_size() > 0 ? queue.max_queue_size()
+                                                   : options.max_queue_size,
+      .queue_timeout =
+          absl::Milliseconds(static_cast<int64_t>(queue.queue_timeout_ms())),
+      .priority_levels = std::max(1, queue.priority_levels()),
+      .default_priority = queue.default_priority(),
+      .max_prefill_tokens_per_step =
+          config.llm().max_prefill_tokens_per_step() > 0
+              ? config.llm().max_prefill_tokens_per_step()
+              : 256};
+}
+
+// One instance's engine on its backend (with the --fallback handling).
+absl::StatusOr<std::unique_ptr<llm::LlmEngine>> CreateInstanceEngine(
+    const RepositoryModel& entry, const InstanceSpec& spec,
+    const model::QuantizedGpt2& weights,
+    std::shared_ptr<const model::Gpt2Tokenizer> tokenizer,
+    const ServerOptions& options, llm::LlmMetricFamilies& llm_metrics,
+    const DeviceMetrics& device_metrics, std::string& fallback_reason) {
+  const config::ModelConfig& config = entry.config;
+  const backends::BackendOptions backend_options{
+      .threads = options.threads,
+      .max_batch =
+          config.max_batch() > 0 ? config.max_batch() : options.max_batch,
+      .kv_block_tokens = options.kv_block_tokens,
+      .kv_blocks = options.kv_cache_blocks,
+      .xclbin = options.xclbin,
+      .xclbin_dir = options.xclbin_dir,
+      .fpga_device = std::max(0, spec.device),
+      .fpga_run_timeout_ms = options.fpga_run_timeout_ms};
+  const std::string who = absl::StrCat(config.name(), " (", spec.name, ")");
+  absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
+      CreateBackendWithFallback(
+          spec.backend, weights, backend_options, options.fallback, who,
+          fallback_reason,
+          FailoverEvents(config.name(), spec.name, device_metrics));
+  if (!backend.ok()) return backend.status();
+  const std::string backend_name = (*backend)->capabilities().name;
+  absl::StatusOr<std::unique_ptr<llm::LlmEngine>> engine =
+      llm::LlmEngine::Create(
+          EngineOptions(config, options), *std::move(backend),
+          std::move(tokenizer),
+          llm_metrics.ForInstance(config.name(), backend_name, spec.name));
+  if (!engine.ok()) return engine.status();
+  if (!fallback_reason.empty()) {
+    device_metrics.fallbacks
+        .With({config.name(), spec.name, spec.backend, backend_name})
+        .Set(1);
+  }
+  if (backend_name == "fpga") {
+    device_metrics.device_healthy.With({config.name(), spec.name}).Set(1);
+  }
+  const backends::BackendCapabilities& caps = (*engine)->capabilities();
+  const std::string device =
+      caps.name == "fpga" ? absl::StrCat(" device ", spec.device) : "";
+  std::fprintf(stderr,
+               "fxserve: %s ready: backend %s%s (%s), context %d, max batch "
+               "%d, KV cache %d blocks x %d tokens\n",
+               who.c_str(), caps.name.c_str(), device.c_str(),
+               caps.detail.c_str(), caps.max_context, caps.max_batch,
+               caps.kv_blocks, caps.kv_block_tokens);
+  return engine;
+}
+
+// A model with every instance of its config, ready to serve.
+absl::StatusOr<std::unique_ptr<ServedModel>> LoadModel(
+    const RepositoryModel& entry, const ServerOptions& options,
+    llm::LlmMetricFamilies& llm_metrics, const DeviceMetrics& device_metrics,
+    TokenizerCache& tokenizers) {
+  const config::ModelConfig& config = entry.config;
+  const std::string where = absl::StrCat("model ", config.name());
+  if (config.kind() != config::LLM) {
+    return absl::UnimplementedError(absl::StrCat(
+        where, " (", entry.folder,
+        "): detection models are not served yet; only kind: LLM is"));
+  }
+  absl::StatusOr<std::vector<InstanceSpec>> specs =
+      ResolveInstances(config, options.backend, options.fpga_device);
+  if (!specs.ok()) {
+    return Prefixed(specs.status(), absl::StrCat(where, " (", entry.folder, "/",
+                                                 kModelConfigFile, ")"));
+  }
+  if (!model::IsQuantizedArtifact(entry.artifact_dir)) {
+    return absl::NotFoundError(absl::StrCat(
+        where, ": ", entry.artifact_dir, " has no ", model::kArtifactFileName,
+        "; make one with `fxtool quantize --out ", entry.artifact_dir,
+        "` (tools/run.sh does this for the shipped model)"));
+  }
+  std::fprintf(stderr, "fxserve: loading %s from %s on %zu instance%s...\n",
+               config.name().c_str(), entry.artifact_dir.c_str(), specs->size(),
+               specs->size() == 1 ? "" : "s");
+  absl::StatusOr<model::QuantizedGpt2> weights =
+      model::LoadQuantizedGpt2(entry.artifact_dir);
+  if (!weights.ok()) return Prefixed(weights.status(), where);
+  absl::StatusOr<std::shared_ptr<const model::Gpt2Tokenizer>> tokenizer =
+      tokenizers.Get(TokenizerDir(options, entry.artifact_dir));
+  if (!tokenizer.ok()) return Prefixed(tokenizer.status(), where);
+
+  auto served = std::make_unique<ServedModel>();
+  served->repository = entry;
+  served->name = config.name();
+  served->version = absl::StrCat(config.version() > 0 ? config.version() : 1);
+  std::vector<llm::LlmInstance> instances;
+  for (const InstanceSpec& spec : *specs) {
+    std::string fallback_reason;
+    absl::StatusOr<std::unique_ptr<llm::LlmEngine>> engine =
+        CreateInstanceEngine(entry, spec, *weights, *tokenizer, options,
+                             llm_metrics, device_metrics, fallback_reason);
+    if (!engine.ok()) {
+      return Prefixed(engine.status(),
+                      specs->size() == 1
+                          ? where
+                          : absl::StrCat(where, " instance ", spec.name));
+    }
+    if (!fallback_reason.empty()) {
+      if (!served->fallback_reason.empty()) served->fallback_reason += "; ";
+      served->fallback_reason +=
+          specs->size() == 1 ? fallback_reason
+                             : absl::StrCat(spec.name, ": ", fallback_reason);
+    }
+    const std::string backend = (*engine)->capabilities().name;
+    instances.push_back({.name = spec.name,
+                         .backend = backend,
+                         .device = backend == "fpga" ? spec.device : -1,
+                         .engine = *std::move(engine)});
+  }
+  served->backend = instances.front().backend;
+  absl::StatusOr<std::unique_ptr<llm::LlmInstances>> dispatcher =
+      llm::LlmInstances::Create(std::move(instances));
+  if (!dispatcher.ok()) return Prefixed(dispatcher.status(), where);
+  served->instances = *std::move(dispatcher);
+  return served;
 }
 
 }  // namespace
@@ -178,118 +373,14 @@ absl::Status FxServer::LoadModels(const ServerOptions& options) {
       ScanModelRepository(options.model_repository);
   if (!repository.ok()) return repository.status();
   llm_metrics_ = std::make_unique<llm::LlmMetricFamilies>(metrics_);
-  Family<Gauge>& fallbacks = metrics_.AddGauge(
-      "fxserve_backend_fallback",
-      "1 for a model served on another backend than configured, because "
-      "that one could not be opened (--fallback).",
-      {"model", "configured", "serving"});
-  Family<Counter>& failovers = metrics_.AddCounter(
-      "fxserve_backend_failovers_total",
-      "Times a model's device failed while serving and its sequences moved "
-      "to the standby backend (--fallback).",
-      {"model", "from", "to", "fault"});
-  Family<Counter>& recoveries = metrics_.AddCounter(
-      "fxserve_backend_recoveries_total",
-      "Times a failed FPGA answered a retry and took its model's sequences "
-      "back.",
-      {"model"});
-  Family<Gauge>& device_healthy = metrics_.AddGauge(
-      "fxserve_fpga_device_healthy",
-      "1 while a model's FPGA device serves, 0 once it failed.", {"model"});
-  std::map<std::string, std::shared_ptr<const model::Gpt2Tokenizer>> tokenizers;
+  const DeviceMetrics device_metrics = AddDeviceMetrics(metrics_);
+  TokenizerCache tokenizers;
   for (RepositoryModel& entry : *repository) {
-    const config::ModelConfig& config = entry.config;
-    const std::string where = absl::StrCat("model ", config.name());
-    if (config.kind() != config::LLM) {
-      return absl::UnimplementedError(absl::StrCat(
-          where, " (", entry.folder,
-          "): detection models are not served yet; only kind: LLM is"));
-    }
-    const std::string backend_name =
-        config.backend().empty() ? options.backend : config.backend();
-    std::fprintf(stderr, "fxserve: loading %s from %s on backend %s...\n",
-                 config.name().c_str(), entry.artifact_dir.c_str(),
-                 backend_name.c_str());
-    if (!model::IsQuantizedArtifact(entry.artifact_dir)) {
-      return absl::NotFoundError(absl::StrCat(
-          where, ": ", entry.artifact_dir, " has no ", model::kArtifactFileName,
-          "; make one with `fxtool quantize --out ", entry.artifact_dir,
-          "` (tools/run.sh does this for the shipped model)"));
-    }
-    absl::StatusOr<model::QuantizedGpt2> weights =
-        model::LoadQuantizedGpt2(entry.artifact_dir);
-    if (!weights.ok()) return Prefixed(weights.status(), where);
-
-    const backends::BackendOptions backend_options{
-        .threads = options.threads,
-        .max_batch =
-            config.max_batch() > 0 ? config.max_batch() : options.max_batch,
-        .kv_block_tokens = options.kv_block_tokens,
-        .kv_blocks = options.kv_cache_blocks,
-        .xclbin = options.xclbin,
-        .xclbin_dir = options.xclbin_dir,
-        .fpga_device = options.fpga_device,
-        .fpga_run_timeout_ms = options.fpga_run_timeout_ms};
-    std::string fallback_reason;
-    absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
-        CreateBackendWithFallback(backend_name, *weights, backend_options,
-                                  options.fallback, config.name(),
-                                  fallback_reason,
-                                  FailoverEvents(config.name(), failovers,
-                                                 recoveries, device_healthy));
-    if (!backend.ok()) return Prefixed(backend.status(), where);
-
-    const std::string tokenizer_dir = TokenizerDir(options, entry.artifact_dir);
-    std::shared_ptr<const model::Gpt2Tokenizer>& tokenizer =
-        tokenizers[tokenizer_dir];
-    if (tokenizer == nullptr) {
-      absl::StatusOr<std::unique_ptr<model::Gpt2Tokenizer>> loaded =
-          model::Gpt2Tokenizer::LoadFromDir(tokenizer_dir);
-      if (!loaded.ok()) return Prefixed(loaded.status(), where);
-      tokenizer = std::move(*loaded);
-    }
-
-    const config::QueuePolicy& queue = config.queue_policy();
-    const llm::LlmEngineOptions engine_options{
-        .model_name = config.name(),
-        .default_max_tokens = config.llm().default_max_tokens() > 0
-                                  ? config.llm().default_max_tokens()
-                                  : options.default_max_tokens,
-        .max_queue_size = queue.max_queue_size() > 0 ? queue.max_queue_size()
-                                                     : options.max_queue_size,
-        .queue_timeout =
-            absl::Milliseconds(static_cast<int64_t>(queue.queue_timeout_ms())),
-        .priority_levels = std::max(1, queue.priority_levels()),
-        .default_priority = queue.default_priority(),
-        .max_prefill_tokens_per_step =
-            config.llm().max_prefill_tokens_per_step() > 0
-                ? config.llm().max_prefill_tokens_per_step()
-                : 256};
-    const std::string actual_backend = (*backend)->capabilities().name;
-    absl::StatusOr<std::unique_ptr<llm::LlmEngine>> engine =
-        llm::LlmEngine::Create(
-            engine_options, *std::move(backend), tokenizer,
-            llm_metrics_->ForModel(config.name(), actual_backend));
-    if (!engine.ok()) return engine.status();
-    const backends::BackendCapabilities& caps = (*engine)->capabilities();
-    std::fprintf(stderr,
-                 "fxserve: %s ready: backend %s (%s), context %d, max batch "
-                 "%d, KV cache %d blocks x %d tokens\n",
-                 config.name().c_str(), caps.name.c_str(), caps.detail.c_str(),
-                 caps.max_context, caps.max_batch, caps.kv_blocks,
-                 caps.kv_block_tokens);
-    auto served = std::make_unique<ServedModel>();
-    served->repository = entry;
-    served->name = config.name();
-    served->version = absl::StrCat(config.version() > 0 ? config.version() : 1);
-    served->backend = actual_backend;
-    served->fallback_reason = fallback_reason;
-    if (!fallback_reason.empty()) {
-      fallbacks.With({config.name(), backend_name, actual_backend}).Set(1);
-    }
-    if (actual_backend == "fpga") device_healthy.With({config.name()}).Set(1);
-    served->engine = *std::move(engine);
-    models_.emplace(config.name(), std::move(served));
+    absl::StatusOr<std::unique_ptr<ServedModel>> served =
+        LoadModel(entry, options, *llm_metrics_, device_metrics, tokenizers);
+    if (!served.ok()) return served.status();
+    const std::string name = (*served)->name;
+    models_.emplace(name, *std::move(served));
   }
   return absl::OkStatus();
 }
@@ -372,7 +463,7 @@ int FxServer::Drain(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   int cancelled = 0;
   for (auto& [name, model] : models_) {
-    cancelled += model->engine->Drain(
+    cancelled += model->instances->Drain(
         std::max(absl::ZeroDuration(), deadline - absl::Now()));
   }
   std::fprintf(

@@ -15,6 +15,8 @@
 #include "absl/strings/str_replace.h"
 #include "backends/fpga/emulation/fpga_emulation.h"
 #include "server/fxserve_server.h"
+#include "server/instance_groups.h"
+#include "server/model_repository.h"
 
 ABSL_FLAG(std::string, model_repository, FXSERVE_DEFAULT_MODEL_REPOSITORY,
           "Model repository: one folder per model with a config.pbtxt.");
@@ -24,6 +26,9 @@ ABSL_FLAG(std::string, backend, "cpu",
 ABSL_FLAG(bool, fpga_emulation, false,
           "fpga backend: run on fxserve's emulated card through XRT's "
           "software emulation (no card needed; slow: a C-simulation).");
+ABSL_FLAG(int, fpga_emulation_devices, 0,
+          "--fpga-emulation: cards to emulate; 0 = as many as the model "
+          "repository's instance groups name (at least 1).");
 ABSL_FLAG(std::string, xclbin, "",
           "fpga backend: the xclbin to load (default with --fpga-emulation: "
           "the build's xclbin for each model's kernel build).");
@@ -89,6 +94,18 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv,
   return pointers;
 }
 
+// --fpga-emulation-devices, or enough for the repository's fpga instances
+// (a repository that does not load fails later, with its own message).
+int EmulatedDevices() {
+  const int devices = absl::GetFlag(FLAGS_fpga_emulation_devices);
+  if (devices > 0) return devices;
+  auto models = fxserve::server::ScanModelRepository(
+      absl::GetFlag(FLAGS_model_repository));
+  if (!models.ok()) return 1;
+  return fxserve::server::FpgaDevicesNeeded(
+      *models, absl::GetFlag(FLAGS_backend), absl::GetFlag(FLAGS_fpga_device));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,7 +138,8 @@ int main(int argc, char** argv) {
   // Before any thread exists: it may re-execute the process.
   std::string xclbin_dir;
   if (absl::GetFlag(FLAGS_fpga_emulation)) {
-    auto kit = fxserve::backends::fpga::StartFpgaEmulation(argv, {});
+    auto kit = fxserve::backends::fpga::StartFpgaEmulation(
+        argv, {.devices = EmulatedDevices()});
     if (!kit.ok()) {
       std::fprintf(stderr, "fxserve: --fpga-emulation: %s\n",
                    kit.status().ToString().c_str());

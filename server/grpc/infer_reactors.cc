@@ -31,7 +31,7 @@ absl::StatusOr<std::pair<ServedModel*, ParsedLlmRequest>> Prepare(
   if (!model.ok()) return model.status();
   absl::StatusOr<ParsedLlmRequest> parsed = ParseLlmRequest(request);
   if (!parsed.ok()) {
-    (*model)->engine->RecordRejected(parsed.status());
+    (*model)->instances->RecordRejected(parsed.status());
     return absl::Status(parsed.status().code(),
                         absl::StrCat("model ", request.model_name(), ": ",
                                      parsed.status().message()));
@@ -63,9 +63,9 @@ class ModelInferReactor : public grpc::ServerUnaryReactor {
                           "ModelInfer returns the whole text at once"));
       return;
     }
-    engine_ = model->engine.get();
+    instances_ = model->instances.get();
     version_ = model->version;
-    absl::StatusOr<llm::RequestId> id = engine_->Submit(
+    absl::StatusOr<llm::RequestId> id = instances_->Submit(
         std::move(parsed.request),
         {.on_text = [this](std::string text) { text_.append(text); },
          .on_done = [this](const absl::Status& status,
@@ -79,7 +79,7 @@ class ModelInferReactor : public grpc::ServerUnaryReactor {
       absl::MutexLock lock(&mu_);
       id_ = *id;
       submitted_ = true;
-      if (cancelled_) engine_->Cancel(*id);
+      if (cancelled_) instances_->Cancel(*id);
       finish_now = done_.has_value();
     }
     // The engine may finish before Submit returns; whoever comes last
@@ -90,7 +90,7 @@ class ModelInferReactor : public grpc::ServerUnaryReactor {
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
-    if (id_) engine_->Cancel(*id_);
+    if (id_) instances_->Cancel(*id_);
   }
 
   void OnDone() override { delete this; }
@@ -118,7 +118,7 @@ class ModelInferReactor : public grpc::ServerUnaryReactor {
 
   const ModelInferRequest* request_;
   ModelInferResponse* response_;
-  llm::LlmEngine* engine_ = nullptr;
+  llm::LlmInstances* instances_ = nullptr;
   std::string version_;
   std::string text_;  // Engine thread only.
   absl::Mutex mu_;
@@ -194,7 +194,7 @@ class ModelStreamInferReactor
 
  private:
   struct Active {
-    llm::LlmEngine* engine = nullptr;
+    llm::LlmInstances* instances = nullptr;
     std::optional<llm::RequestId> id;
   };
 
@@ -205,12 +205,12 @@ class ModelStreamInferReactor
       return;
     }
     auto& [model, parsed] = *prepared;
-    llm::LlmEngine* engine = model->engine.get();
+    llm::LlmInstances* instances = model->instances.get();
     uint64_t tag = 0;
     {
       absl::MutexLock lock(&mu_);
       tag = next_tag_++;
-      active_[tag] = Active{.engine = engine, .id = std::nullopt};
+      active_[tag] = Active{.instances = instances, .id = std::nullopt};
     }
     // What the callbacks need, copied: request_ is reused by the next read.
     ModelInferRequest header;
@@ -219,7 +219,7 @@ class ModelStreamInferReactor
     const std::string version = model->version;
     const bool stream = parsed.stream;
     auto whole_text = std::make_shared<std::string>();
-    absl::StatusOr<llm::RequestId> id = engine->Submit(
+    absl::StatusOr<llm::RequestId> id = instances->Submit(
         std::move(parsed.request),
         {.on_text =
              [this, header, version, stream, whole_text](std::string text) {
@@ -259,7 +259,7 @@ class ModelStreamInferReactor
     if (it == active_.end()) return;  // Already finished.
     it->second.id = *id;
     if (cancelled_ || broken_) {
-      engine->Cancel(*id, absl::CancelledError("the stream was cancelled"));
+      instances->Cancel(*id, absl::CancelledError("the stream was cancelled"));
     }
   }
 
@@ -311,7 +311,7 @@ class ModelStreamInferReactor
   void CancelAllLocked(const absl::Status& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto& [tag, active] : active_) {
-      if (active.id) active.engine->Cancel(*active.id, reason);
+      if (active.id) active.instances->Cancel(*active.id, reason);
     }
   }
 

@@ -152,7 +152,18 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(
   output->set_data_type(inference::TYPE_STRING);
   output->add_dims(1);
   config->mutable_model_transaction_policy()->set_decoupled(true);
-  const backends::BackendCapabilities& caps = served.engine->capabilities();
+  // One group per instance; Triton has no FPGA kind: KIND_MODEL (the
+  // model places itself), with the XRT device index in `gpus`.
+  for (const llm::LlmInstance& instance : served.instances->instances()) {
+    auto* group = config->add_instance_group();
+    group->set_name(instance.name);
+    group->set_count(1);
+    group->set_kind(instance.backend == "cpu"
+                        ? inference::ModelInstanceGroup::KIND_CPU
+                        : inference::ModelInstanceGroup::KIND_MODEL);
+    if (instance.device >= 0) group->add_gpus(instance.device);
+  }
+  const backends::BackendCapabilities& caps = served.instances->capabilities();
   auto& parameters = *config->mutable_parameters();
   parameters["max_context"].set_string_value(absl::StrCat(caps.max_context));
   parameters["max_batch"].set_string_value(absl::StrCat(caps.max_batch));
@@ -186,7 +197,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     models.push_back(*model);
   }
   for (const ServedModel* model : models) {
-    const llm::LlmStatistics totals = model->engine->statistics();
+    const llm::LlmStatistics totals = model->instances->statistics();
     auto* stats = response->add_model_stats();
     stats->set_name(model->name);
     stats->set_version(model->version);

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "server/llm/llm_engine.h"
+#include "server/llm/llm_instances.h"
 #include "server/model_repository.h"
 
 namespace fxserve::server {
@@ -21,10 +21,11 @@ struct ServedModel {
   RepositoryModel repository;
   std::string name;
   std::string version;  // Decimal, e.g. "1".
-  std::string backend;  // Backend name, e.g. "cpu".
-  // Why it is not the configured backend (--fallback=cpu), or empty.
+  std::string backend;  // The first instance's backend name, e.g. "cpu".
+  // Why an instance is not on its configured backend (--fallback=cpu), or
+  // empty.
   std::string fallback_reason;
-  std::unique_ptr<llm::LlmEngine> engine;
+  std::unique_ptr<llm::LlmInstances> instances;
 };
 
 using ServedModels = std::map<std::string, std::unique_ptr<ServedModel>>;

@@ -5,7 +5,7 @@
 namespace fxserve::server::llm {
 namespace {
 
-const std::vector<std::string> kLabels = {"model", "backend"};
+const std::vector<std::string> kLabels = {"model", "backend", "model_instance"};
 
 // Seconds, from 1 ms to 2 min: token latencies to whole requests.
 std::vector<double> SecondsBuckets() {
@@ -16,7 +16,7 @@ std::vector<double> SecondsBuckets() {
 }  // namespace
 
 void LlmMetrics::CountFailure(const std::string& reason) const {
-  request_failure->With({labels[0], labels[1], reason}).Increment();
+  request_failure->With({labels[0], labels[1], labels[2], reason}).Increment();
 }
 
 LlmMetricFamilies::LlmMetricFamilies(MetricsRegistry& registry)
@@ -26,7 +26,7 @@ LlmMetricFamilies::LlmMetricFamilies(MetricsRegistry& registry)
       request_failure_(
           registry.AddCounter("fxserve_request_failure_total",
                               "Requests that failed, by reason (status code).",
-                              {"model", "backend", "reason"})),
+                              {"model", "backend", "model_instance", "reason"})),
       prompt_tokens_(registry.AddCounter("fxserve_prompt_tokens_total",
                                          "Prompt tokens prefilled.", kLabels)),
       generated_tokens_(registry.AddCounter("fxserve_generated_tokens_total",
@@ -78,9 +78,10 @@ LlmMetricFamilies::LlmMetricFamilies(MetricsRegistry& registry)
           "fxserve_kv_cache_usage_ratio",
           "Fraction of the KV cache in use (0 to 1).", kLabels)) {}
 
-LlmMetrics LlmMetricFamilies::ForModel(const std::string& model,
-                                       const std::string& backend) {
-  const LabelValues labels = {model, backend};
+LlmMetrics LlmMetricFamilies::ForInstance(const std::string& model,
+                                          const std::string& backend,
+                                          const std::string& instance) {
+  const LabelValues labels = {model, backend, instance};
   return LlmMetrics{.request_success = &request_success_.With(labels),
                     .request_failure = &request_failure_,
                     .labels = labels,

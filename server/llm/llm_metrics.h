@@ -1,7 +1,7 @@
 // The Prometheus metrics of LLM serving, registered once per server and
-// bound per model to the labels {model, backend}. Names follow Prometheus
-// conventions (base units, `_total` counters) so `promtool check metrics`
-// accepts them; docs/metrics in server/README.md.
+// bound per model instance to the labels {model, backend, instance}. Names
+// follow Prometheus conventions (base units, `_total` counters) so `promtool
+// check metrics` accepts them; docs/metrics in server/README.md.
 #ifndef FXSERVE_SERVER_LLM_LLM_METRICS_H_
 #define FXSERVE_SERVER_LLM_LLM_METRICS_H_
 
@@ -16,7 +16,7 @@ struct LlmMetrics {
   Counter* request_success = nullptr;
   // Failures by reason (the status code, e.g. "cancelled").
   Family<Counter>* request_failure = nullptr;
-  LabelValues labels;  // {model, backend}
+  LabelValues labels;  // {model, backend, instance}
   Counter* prompt_tokens = nullptr;
   Counter* generated_tokens = nullptr;
   Counter* steps = nullptr;
@@ -41,7 +41,9 @@ struct LlmMetrics {
 class LlmMetricFamilies {
  public:
   explicit LlmMetricFamilies(MetricsRegistry& registry);
-  LlmMetrics ForModel(const std::string& model, const std::string& backend);
+  // `instance` names one of the model's instances ("cpu_0", "fpga_1").
+  LlmMetrics ForInstance(const std::string& model, const std::string& backend,
+                         const std::string& instance);
 
  private:
   Family<Counter>& request_success_;

@@ -356,6 +356,7 @@ TEST_F(ServerE2eTest, BadRequestOnAStreamKeepsTheStreamAndServer) {
 TEST_F(ServerE2eTest, RefusedRequestsAreCountedAsFailures) {
   const std::string sample =
       "fxserve_request_failure_total{model=\"tiny-gpt2\",backend=\"cpu\","
+      "model_instance=\"cpu_0\","
       "reason=\"invalid_argument\"}";
   const double before = server_->MetricValue(sample).value_or(0);
   GenerateOptions options;

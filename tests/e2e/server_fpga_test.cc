@@ -1,6 +1,7 @@
 // fxserve end to end on the fpga backend: `--backend fpga --fpga-emulation`
 // serves stream and unary requests, several at once, with the same text as
-// `--backend cpu`; without a device it fails at once with a message naming
+// `--backend cpu`, also spread over several instances (instance_group);
+// without a device it fails at once with a message naming
 // what was tried; with --fallback=cpu it serves on the CPU backend and says
 // so in the log, the model config and the metrics.
 #include <signal.h>
@@ -93,9 +94,60 @@ TEST(ServerFpgaTest, EmulatedCardServesTheCpuBackendsText) {
     EXPECT_EQ(on_fpga[i], on_cpu[i]) << requests[i].prompt;
   }
   absl::StatusOr<double> steps = (*fpga)->MetricValue(
-      "fxserve_backend_steps_total{model=\"tiny-gpt2\",backend=\"fpga\"}");
+      "fxserve_backend_steps_total{model=\"tiny-gpt2\",backend=\"fpga\","
+      "model_instance=\"fpga_0\"}");
   ASSERT_TRUE(steps.ok()) << steps.status();
   EXPECT_GT(*steps, 0);
+}
+
+// instance_group: two emulated cards and a CPU instance serve one model;
+// requests spread over all three (the first three reach one each,
+// whatever their timing), with the CPU backend's text, and every
+// instance's metrics and its entry in the model config say where it runs.
+TEST(ServerFpgaTest, InstanceGroupSpreadsRequestsOverCardsAndCpu) {
+  const std::string repository = MakeRepository(
+      "instance_group { kind: KIND_FPGA devices: [0, 1] }\n"
+      "instance_group { kind: KIND_CPU }\n");
+  auto served = ServerProcess::Start(
+      {"--fpga-emulation", "--model-repository=" + repository});
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto cpu = ServerProcess::Start({"--backend=cpu"});
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  const std::string log = (*served)->Log();
+  for (const char* line : {"tiny-gpt2 (fpga_0) ready: backend fpga device 0",
+                           "tiny-gpt2 (fpga_1) ready: backend fpga device 1",
+                           "tiny-gpt2 (cpu_0) ready: backend cpu"}) {
+    EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
+  }
+  const std::vector<Request> requests = MixedRequests();
+  EXPECT_EQ(RunConcurrently(**served, requests),
+            RunConcurrently(**cpu, requests));
+  double total = 0;
+  for (const auto& [backend, instance] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"fpga", "fpga_0"}, {"fpga", "fpga_1"}, {"cpu", "cpu_0"}}) {
+    absl::StatusOr<double> succeeded = (*served)->MetricValue(absl::StrCat(
+        "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"", backend,
+        "\",model_instance=\"", instance, "\"}"));
+    ASSERT_TRUE(succeeded.ok()) << instance << ": " << succeeded.status();
+    EXPECT_GE(*succeeded, 1) << instance;
+    total += *succeeded;
+  }
+  EXPECT_EQ(total, requests.size());
+
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      (*served)->grpc_url(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  inference::ModelConfigRequest request;
+  request.set_name("tiny-gpt2");
+  inference::ModelConfigResponse config;
+  ASSERT_TRUE(stub->ModelConfig(&context, request, &config).ok());
+  const auto& groups = config.config().instance_group();
+  ASSERT_EQ(groups.size(), 3);
+  EXPECT_EQ(groups[1].name(), "fpga_1");
+  ASSERT_EQ(groups[1].gpus_size(), 1);
+  EXPECT_EQ(groups[1].gpus(0), 1);
+  EXPECT_EQ(groups[2].kind(), inference::ModelInstanceGroup::KIND_CPU);
 }
 
 TEST(ServerFpgaTest, NoDeviceFailsAtOnceNamingWhatWasTried) {
@@ -129,7 +181,8 @@ TEST(ServerFpgaTest, FallbackServesOnTheCpuAndSaysSo) {
             std::string::npos)
       << (*server)->Log();
   absl::StatusOr<double> fallback = (*server)->MetricValue(
-      "fxserve_backend_fallback{model=\"tiny-gpt2\",configured=\"fpga\","
+      "fxserve_backend_fallback{model=\"tiny-gpt2\",model_instance=\"fpga_0\","
+      "configured=\"fpga\","
       "serving=\"cpu\"}");
   ASSERT_TRUE(fallback.ok()) << fallback.status();
   EXPECT_EQ(*fallback, 1);
@@ -177,13 +230,14 @@ void ExpectRecovery(const ServerProcess& server) {
   while (recoveries < 1 && absl::Now() < give_up) {
     ASSERT_TRUE(client->Generate("Are you back?", options).ok());
     absl::StatusOr<double> read = server.MetricValue(
-        "fxserve_backend_recoveries_total{model=\"tiny-gpt2\"}");
+        "fxserve_backend_recoveries_total{model=\"tiny-gpt2\",model_instance=\"fpga_"
+        "0\"}");
     recoveries = read.ok() ? *read : 0;
     if (recoveries < 1) absl::SleepFor(absl::Milliseconds(200));
   }
   EXPECT_EQ(recoveries, 1) << server.Log();
-  absl::StatusOr<double> healthy =
-      server.MetricValue("fxserve_fpga_device_healthy{model=\"tiny-gpt2\"}");
+  absl::StatusOr<double> healthy = server.MetricValue(
+      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\",model_instance=\"fpga_0\"}");
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_EQ(*healthy, 1);
 }
@@ -192,8 +246,8 @@ void ExpectRecovery(const ServerProcess& server) {
 // standby in the step that failed, so every stream's text is the
 // unfaulted text and no request is lost; the failover is counted and the
 // device reported unhealthy; after a one-time fault (sync, error) a retry
-// finds the card again and the sequences move back. Faults fire at the first kernel launch (a
-// prefill) or the seventh (decoding).
+// finds the card again and the sequences move back. Faults fire at the first
+// kernel launch (a prefill) or the seventh (decoding).
 class ServerFailoverTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
@@ -228,18 +282,20 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
   const std::string kind = fault.substr(0, fault.find('@'));
   const std::string code =
       kind == "hang" || kind == "die" ? "deadline_exceeded" : "data_loss";
-  absl::StatusOr<double> failovers = (*fpga)->MetricValue(absl::StrCat(
-      "fxserve_backend_failovers_total{model=\"tiny-gpt2\",from=\"fpga\","
-      "to=\"cpu\",fault=\"",
-      code, "\"}"));
+  absl::StatusOr<double> failovers = (*fpga)->MetricValue(
+      absl::StrCat("fxserve_backend_failovers_total{model=\"tiny-gpt2\","
+                   "model_instance=\"fpga_0\",from=\"fpga\","
+                   "to=\"cpu\",fault=\"",
+                   code, "\"}"));
   ASSERT_TRUE(failovers.ok()) << failovers.status() << (*fpga)->Log();
   EXPECT_EQ(*failovers, 1);
-  absl::StatusOr<double> healthy =
-      (*fpga)->MetricValue("fxserve_fpga_device_healthy{model=\"tiny-gpt2\"}");
+  absl::StatusOr<double> healthy = (*fpga)->MetricValue(
+      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\",model_instance=\"fpga_0\"}");
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_EQ(*healthy, 0);
   absl::StatusOr<double> succeeded = (*fpga)->MetricValue(
-      "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"fpga\"}");
+      "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"fpga\","
+      "model_instance=\"fpga_0\"}");
   ASSERT_TRUE(succeeded.ok()) << succeeded.status();
   EXPECT_EQ(*succeeded, requests.size());
   if (kind == "sync" || kind == "error") {

@@ -40,9 +40,11 @@ constexpr int kSlowTokens = 48;  // About a second of C-simulation.
 constexpr absl::Duration kHang = absl::Seconds(300);
 
 constexpr char kKvUsed[] =
-    "fxserve_kv_cache_blocks_used{model=\"tiny-gpt2\",backend=\"csim\"}";
+    "fxserve_kv_cache_blocks_used{model=\"tiny-gpt2\",backend=\"csim\","
+    "model_instance=\"csim_0\"}";
 constexpr char kRunning[] =
-    "fxserve_running_requests{model=\"tiny-gpt2\",backend=\"csim\"}";
+    "fxserve_running_requests{model=\"tiny-gpt2\",backend=\"csim\",model_instance="
+    "\"csim_0\"}";
 
 std::unique_ptr<InferenceClient> MakeClient(const ServerProcess& server,
                                             const std::string& token = "") {
@@ -108,6 +110,7 @@ TEST_F(CsimServerTest, CancelledStreamFreesItsKvCache) {
   EXPECT_EQ(AwaitMetric(*server_, kRunning, 0), 0);
   absl::StatusOr<double> cancelled = server_->MetricValue(
       "fxserve_request_failure_total{model=\"tiny-gpt2\",backend=\"csim\","
+      "model_instance=\"csim_0\","
       "reason=\"cancelled\"}");
   ASSERT_TRUE(cancelled.ok()) << cancelled.status();
   EXPECT_GE(*cancelled, 1);
@@ -126,6 +129,7 @@ TEST_F(CsimServerTest, DeadlineEndsTheRequestAndFreesKv) {
   options.timeout = absl::Milliseconds(100);
   const std::string deadlines =
       "fxserve_request_failure_total{model=\"tiny-gpt2\",backend=\"csim\","
+      "model_instance=\"csim_0\","
       "reason=\"deadline_exceeded\"}";
   const double deadlines_before = server_->MetricValue(deadlines).value_or(0);
   absl::StatusOr<std::string> text = client->Generate("Too slow", options);
@@ -179,7 +183,7 @@ TEST(ServerQueueTest, FullQueueIsResourceExhausted) {
   // The second request is queued once the pending gauge says so.
   EXPECT_EQ(AwaitMetric(**server,
                         "fxserve_pending_requests{model=\"tiny-gpt2\","
-                        "backend=\"csim\"}",
+                        "backend=\"csim\",model_instance=\"csim_0\"}",
                         1),
             1);
   absl::StatusOr<std::string> third = client->Generate("third", options);

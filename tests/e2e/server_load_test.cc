@@ -133,13 +133,16 @@ TEST(ServerLoadTest, SixtyFourStreamsMatchRequestsRunAlone) {
 
   // The batch really was shared: some step ran more than one sequence.
   absl::StatusOr<double> steps = (*server)->MetricValue(
-      "fxserve_backend_steps_total{model=\"tiny-gpt2\",backend=\"cpu\"}");
+      "fxserve_backend_steps_total{model=\"tiny-gpt2\",backend=\"cpu\","
+      "model_instance=\"cpu_0\"}");
   absl::StatusOr<double> tokens = (*server)->MetricValue(
-      "fxserve_generated_tokens_total{model=\"tiny-gpt2\",backend=\"cpu\"}");
+      "fxserve_generated_tokens_total{model=\"tiny-gpt2\",backend=\"cpu\","
+      "model_instance=\"cpu_0\"}");
   ASSERT_TRUE(steps.ok() && tokens.ok());
   EXPECT_LT(*steps, *tokens) << "no step decoded more than one sequence";
   absl::StatusOr<double> success = (*server)->MetricValue(
-      "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"cpu\"}");
+      "fxserve_request_success_total{model=\"tiny-gpt2\",backend=\"cpu\","
+      "model_instance=\"cpu_0\"}");
   ASSERT_TRUE(success.ok());
   EXPECT_EQ(*success, kDistinctRequests + kTotal);
 }

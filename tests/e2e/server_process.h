@@ -46,7 +46,7 @@ class ServerProcess {
   // GET of http://127.0.0.1:<metrics port><path>; the body.
   absl::StatusOr<std::string> HttpGet(int port, const std::string& path) const;
   // One sample's value from the metrics port's /metrics, e.g.
-  // "fxserve_kv_cache_blocks_used{model=\"tiny-gpt2\",backend=\"cpu\"}".
+  // "fxserve_kv_cache_blocks_used{model=\"tiny-gpt2\",backend=\"cpu\",model_instance=\"cpu_0\"}".
   absl::StatusOr<double> MetricValue(const std::string& sample) const;
 
  private:

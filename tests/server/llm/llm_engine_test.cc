@@ -182,7 +182,7 @@ struct Harness {
   std::unique_ptr<LlmEngine> engine;
 
   double Failures(const std::string& reason) const {
-    return metrics.request_failure->With({"tiny", "cpu", reason}).value();
+    return metrics.request_failure->With({"tiny", "cpu", "cpu_0", reason}).value();
   }
 };
 
@@ -204,7 +204,7 @@ std::unique_ptr<Harness> StartWith(std::unique_ptr<backends::Backend> backend,
                                    const LlmEngineOptions& options) {
   if (backend == nullptr) return nullptr;
   auto h = std::make_unique<Harness>();
-  h->metrics = h->families.ForModel(options.model_name, "cpu");
+  h->metrics = h->families.ForInstance(options.model_name, "cpu", "cpu_0");
   absl::StatusOr<std::unique_ptr<LlmEngine>> engine =
       LlmEngine::Create(options, std::move(backend), Tokenizer(), h->metrics);
   EXPECT_TRUE(engine.ok()) << engine.status();
@@ -383,7 +383,7 @@ constexpr char kLongRunningPrompt[] = "The quick brown fox";
 TEST(LlmEngineCreate, RejectsBadOptions) {
   MetricsRegistry registry;
   LlmMetricFamilies families(registry);
-  LlmMetrics metrics = families.ForModel("tiny", "cpu");
+  LlmMetrics metrics = families.ForInstance("tiny", "cpu", "cpu_0");
   const auto backend = [] {
     return *backends::CreateBackend("cpu", Model(),
                                     {.threads = 1, .max_batch = 2});
@@ -1001,7 +1001,7 @@ TEST(LlmEngine, StreamedPiecesAndMetrics) {
   // The exposition names this model's series.
   EXPECT_THAT(h->registry.ExpositionText(),
               HasSubstr("fxserve_request_success_total{model=\"tiny\","
-                        "backend=\"cpu\"} 5"));
+                        "backend=\"cpu\",model_instance=\"cpu_0\"} 5"));
   h.reset();
   for (const Outcome& o : outcomes) o.ExpectWellFormed();
 }
