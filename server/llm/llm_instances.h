@@ -47,6 +47,7 @@ class LlmInstances {
                                 "the client cancelled the request"));
   // Drains every instance at once; cancelled requests in all.
   int Drain(absl::Duration timeout);
+  // Counted in the first instance's metrics: the request reached none.
   void RecordRejected(const absl::Status& status);
 
   int in_flight() const;

@@ -66,6 +66,17 @@ std::vector<std::string> RunConcurrently(const ServerProcess& server,
   return texts;
 }
 
+// tiny-gpt2's ModelConfig RPC; false if it fails.
+bool GetModelConfig(const ServerProcess& server,
+                    inference::ModelConfigResponse& config) {
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      server.grpc_url(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  inference::ModelConfigRequest request;
+  request.set_name("tiny-gpt2");
+  return stub->ModelConfig(&context, request, &config).ok();
+}
+
 std::vector<Request> MixedRequests() {
 #ifdef FXSERVE_SANITIZED
   constexpr int kTokens = 6;  // The emulated card is a C-simulation.
@@ -135,13 +146,8 @@ TEST(ServerFpgaTest, InstanceGroupSpreadsRequestsOverCardsAndCpu) {
   }
   EXPECT_EQ(total, requests.size());
 
-  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
-      (*served)->grpc_url(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  inference::ModelConfigRequest request;
-  request.set_name("tiny-gpt2");
   inference::ModelConfigResponse config;
-  ASSERT_TRUE(stub->ModelConfig(&context, request, &config).ok());
+  ASSERT_TRUE(GetModelConfig(**served, config));
   const auto& groups = config.config().instance_group();
   ASSERT_EQ(groups.size(), 3);
   EXPECT_EQ(groups[1].name(), "fpga_1");
@@ -186,13 +192,8 @@ TEST(ServerFpgaTest, FallbackServesOnTheCpuAndSaysSo) {
       "serving=\"cpu\"}");
   ASSERT_TRUE(fallback.ok()) << fallback.status();
   EXPECT_EQ(*fallback, 1);
-  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
-      (*server)->grpc_url(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  inference::ModelConfigRequest request;
-  request.set_name("tiny-gpt2");
   inference::ModelConfigResponse config;
-  ASSERT_TRUE(stub->ModelConfig(&context, request, &config).ok());
+  ASSERT_TRUE(GetModelConfig(**server, config));
   EXPECT_EQ(config.config().backend(), "cpu");
   const auto& parameters = config.config().parameters();
   ASSERT_TRUE(parameters.contains("fallback_reason"));
@@ -230,14 +231,16 @@ void ExpectRecovery(const ServerProcess& server) {
   while (recoveries < 1 && absl::Now() < give_up) {
     ASSERT_TRUE(client->Generate("Are you back?", options).ok());
     absl::StatusOr<double> read = server.MetricValue(
-        "fxserve_backend_recoveries_total{model=\"tiny-gpt2\",model_instance=\"fpga_"
+        "fxserve_backend_recoveries_total{model=\"tiny-gpt2\",model_instance="
+        "\"fpga_"
         "0\"}");
     recoveries = read.ok() ? *read : 0;
     if (recoveries < 1) absl::SleepFor(absl::Milliseconds(200));
   }
   EXPECT_EQ(recoveries, 1) << server.Log();
   absl::StatusOr<double> healthy = server.MetricValue(
-      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\",model_instance=\"fpga_0\"}");
+      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\",model_instance=\"fpga_"
+      "0\"}");
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_EQ(*healthy, 1);
 }
@@ -290,7 +293,8 @@ TEST_P(ServerFailoverTest, StreamsContinueOnTheCpuWithTheSameText) {
   ASSERT_TRUE(failovers.ok()) << failovers.status() << (*fpga)->Log();
   EXPECT_EQ(*failovers, 1);
   absl::StatusOr<double> healthy = (*fpga)->MetricValue(
-      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\",model_instance=\"fpga_0\"}");
+      "fxserve_fpga_device_healthy{model=\"tiny-gpt2\",model_instance=\"fpga_"
+      "0\"}");
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_EQ(*healthy, 0);
   absl::StatusOr<double> succeeded = (*fpga)->MetricValue(

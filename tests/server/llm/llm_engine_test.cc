@@ -24,12 +24,11 @@
 #include "backends/backend.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/quantized_artifact.h"
 #include "model/sampler.h"
-#include "model/tokenizer/gpt2_tokenizer.h"
 #include "server/llm/llm_metrics.h"
 #include "server/llm/utf8_stream.h"
 #include "server/metrics/metrics.h"
+#include "tests/server/llm/tiny_model.h"
 
 namespace fxserve::server::llm {
 namespace {
@@ -44,32 +43,6 @@ constexpr int kTokens = 24;
 #endif
 // Generous: only reached when something is broken.
 constexpr absl::Duration kTimeout = absl::Seconds(120);
-
-const model::QuantizedGpt2& Model() {
-  static const model::QuantizedGpt2* model = [] {
-    absl::StatusOr<model::QuantizedGpt2> m =
-        model::LoadQuantizedGpt2(FXSERVE_TEST_ARTIFACT);
-    if (!m.ok()) {
-      ADD_FAILURE() << m.status();
-      std::abort();
-    }
-    return new model::QuantizedGpt2(*std::move(m));
-  }();
-  return *model;
-}
-
-std::shared_ptr<const model::Gpt2Tokenizer> Tokenizer() {
-  static const std::shared_ptr<const model::Gpt2Tokenizer> tokenizer = [] {
-    absl::StatusOr<std::unique_ptr<model::Gpt2Tokenizer>> t =
-        model::Gpt2Tokenizer::LoadFromDir(FXSERVE_TOKENIZER_DIR);
-    if (!t.ok()) {
-      ADD_FAILURE() << t.status();
-      std::abort();
-    }
-    return std::shared_ptr<const model::Gpt2Tokenizer>(*std::move(t));
-  }();
-  return tokenizer;
-}
 
 model::SamplingOptions Greedy() {
   model::SamplingOptions s;
@@ -182,7 +155,8 @@ struct Harness {
   std::unique_ptr<LlmEngine> engine;
 
   double Failures(const std::string& reason) const {
-    return metrics.request_failure->With({"tiny", "cpu", "cpu_0", reason}).value();
+    return metrics.request_failure->With({"tiny", "cpu", "cpu_0", reason})
+        .value();
   }
 };
 

@@ -13,10 +13,9 @@
 #include "absl/time/time.h"
 #include "backends/backend.h"
 #include "gtest/gtest.h"
-#include "model/quantized_artifact.h"
-#include "model/tokenizer/gpt2_tokenizer.h"
 #include "server/llm/llm_metrics.h"
 #include "server/metrics/metrics.h"
+#include "tests/server/llm/tiny_model.h"
 
 namespace fxserve::server::llm {
 namespace {
@@ -53,31 +52,6 @@ TEST(PickLeastLoaded, FirstRequestsReachEveryInstance) {
     }
     EXPECT_EQ(used, std::vector<bool>(4, true)) << finished_each_time;
   }
-}
-
-const model::QuantizedGpt2& Model() {
-  static const model::QuantizedGpt2* model = [] {
-    absl::StatusOr<model::QuantizedGpt2> m =
-        model::LoadQuantizedGpt2(FXSERVE_TEST_ARTIFACT);
-    if (!m.ok()) {
-      ADD_FAILURE() << m.status();
-      std::abort();
-    }
-    return new model::QuantizedGpt2(*std::move(m));
-  }();
-  return *model;
-}
-
-std::shared_ptr<const model::Gpt2Tokenizer> Tokenizer() {
-  static const std::shared_ptr<const model::Gpt2Tokenizer> tokenizer = [] {
-    auto t = model::Gpt2Tokenizer::LoadFromDir(FXSERVE_TOKENIZER_DIR);
-    if (!t.ok()) {
-      ADD_FAILURE() << t.status();
-      std::abort();
-    }
-    return std::shared_ptr<const model::Gpt2Tokenizer>(*std::move(t));
-  }();
-  return tokenizer;
 }
 
 // What one request's callbacks saw; `hold` (if set) runs on the engine
