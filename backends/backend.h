@@ -102,6 +102,12 @@ struct BackendOptions {
   std::string xclbin_dir{};
   int fpga_device = 0;
   int fpga_run_timeout_ms = 120000;
+  // Runs the backend in a child process (backends/process/), so that a
+  // device fault that XRT cannot recover from in-process (a hung compute
+  // unit, a dead device process) takes down only the child, and a fresh
+  // backend opens the device again. Needs the model's artifact folder.
+  bool own_process = false;
+  std::string artifact_dir{};
 };
 
 // The backends this build has, by name: "cpu" (bit-exact integer
