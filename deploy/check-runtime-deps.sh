@@ -27,9 +27,9 @@ fi
 build="$1"
 
 binaries=("$build/server/fxserve" "$build/clients/cpp/fxclient")
-if [[ -x "$build/tools/fxtool/fxtool" ]]; then
-  binaries+=("$build/tools/fxtool/fxtool")
-fi
+for optional in tools/fxtool/fxtool backends/process/fxserve-backend-worker; do
+  if [[ -x "$build/$optional" ]]; then binaries+=("$build/$optional"); fi
+done
 for bin in "${binaries[@]}"; do
   if [[ ! -x "$bin" ]]; then
     echo "check-runtime-deps: $bin is missing; build it first" \

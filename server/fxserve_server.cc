@@ -196,7 +196,10 @@ absl::StatusOr<std::unique_ptr<llm::LlmEngine>> CreateInstanceEngine(
       .xclbin = options.xclbin,
       .xclbin_dir = options.xclbin_dir,
       .fpga_device = std::max(0, spec.device),
-      .fpga_run_timeout_ms = options.fpga_run_timeout_ms};
+      .fpga_run_timeout_ms = options.fpga_run_timeout_ms,
+      .own_process =
+          spec.backend == "fpga" && options.fpga_isolation == "process",
+      .artifact_dir = entry.artifact_dir};
   const std::string who = absl::StrCat(config.name(), " (", spec.name, ")");
   absl::StatusOr<std::unique_ptr<backends::Backend>> backend =
       CreateBackendWithFallback(
@@ -333,6 +336,10 @@ absl::Status ServerOptions::Validate() const {
   if (fallback != "none" && fallback != "cpu") {
     return absl::InvalidArgumentError(
         absl::StrCat("--fallback=", fallback, ": choose none or cpu"));
+  }
+  if (fpga_isolation != "process" && fpga_isolation != "none") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--fpga-isolation=", fpga_isolation, ": choose process or none"));
   }
   if (fpga_run_timeout_ms < 1) {
     return absl::InvalidArgumentError("--fpga-run-timeout-ms must be >= 1");

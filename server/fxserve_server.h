@@ -43,6 +43,10 @@ struct ServerOptions {
   std::string xclbin_dir;  // Set by --fpga-emulation: the kit's xclbins.
   int fpga_device = 0;
   int fpga_run_timeout_ms = 120000;
+  // "process": each fpga instance drives its card from a child process
+  // (backends/process/), so that a hung or dead device is recovered by a
+  // fresh child; "none": in the server process.
+  std::string fpga_isolation = "process";
   // "none", or "cpu": a model whose fpga backend cannot be opened is
   // served on the CPU backend, and says so (log, model config, metrics).
   std::string fallback = "none";

@@ -35,6 +35,10 @@ ABSL_FLAG(std::string, xclbin, "",
 ABSL_FLAG(int, fpga_device, 0, "fpga backend: XRT device index.");
 ABSL_FLAG(int, fpga_run_timeout_ms, 120000,
           "fpga backend: a kernel run taking longer fails the device.");
+ABSL_FLAG(std::string, fpga_isolation, "process",
+          "fpga backend: process (drive each card from a child process, so "
+          "that a hung or dead device is recovered by a fresh one) or none "
+          "(in the server process).");
 ABSL_FLAG(std::string, fallback, "none",
           "none, or cpu: serve a model on the CPU backend (bit-identical) "
           "when its fpga backend cannot be opened.");
@@ -177,6 +181,7 @@ int main(int argc, char** argv) {
       .xclbin_dir = xclbin_dir,
       .fpga_device = absl::GetFlag(FLAGS_fpga_device),
       .fpga_run_timeout_ms = absl::GetFlag(FLAGS_fpga_run_timeout_ms),
+      .fpga_isolation = absl::GetFlag(FLAGS_fpga_isolation),
       .fallback = absl::GetFlag(FLAGS_fallback)};
   auto server = fxserve::server::FxServer::Start(options);
   if (!server.ok()) {

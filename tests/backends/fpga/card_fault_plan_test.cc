@@ -1,6 +1,9 @@
 // FXSERVE_CARD_FAULT parsing and counting (card/fault_plan.h).
 #include "backends/fpga/emulation/card/fault_plan.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -91,6 +94,27 @@ TEST(CardFaultPlan, ReadsTheEnvironment) {
   plan = FaultPlan::FromEnvironment();
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->empty());
+}
+
+TEST(CardFaultPlan, OnceGivesTheFaultsToTheFirstCardOnly) {
+  const std::string once =
+      ::testing::TempDir() + "/fault-once-" + std::to_string(getpid());
+  std::remove(once.c_str());
+  ASSERT_EQ(setenv(kCardFaultEnv, "hang@2", 1), 0);
+  ASSERT_EQ(setenv(kCardFaultOnceEnv, once.c_str(), 1), 0);
+  absl::StatusOr<FaultPlan> first = FaultPlan::FromEnvironment();
+  absl::StatusOr<FaultPlan> second = FaultPlan::FromEnvironment();
+  ASSERT_EQ(setenv(kCardFaultOnceEnv, "/nonexistent/dir/once", 1), 0);
+  absl::StatusOr<FaultPlan> unwritable = FaultPlan::FromEnvironment();
+  unsetenv(kCardFaultOnceEnv);
+  unsetenv(kCardFaultEnv);
+  std::remove(once.c_str());
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->ToString(), "hang@2");
+  EXPECT_TRUE(second->empty());
+  ASSERT_FALSE(unwritable.ok());
+  EXPECT_NE(unwritable.status().message().find("/nonexistent/dir/once"),
+            std::string::npos);
 }
 
 }  // namespace

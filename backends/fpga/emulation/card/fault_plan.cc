@@ -1,6 +1,11 @@
 #include "backends/fpga/emulation/card/fault_plan.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -90,7 +95,22 @@ absl::StatusOr<FaultPlan> FaultPlan::Parse(std::string_view spec_view) {
 
 absl::StatusOr<FaultPlan> FaultPlan::FromEnvironment() {
   const char* spec = std::getenv(kCardFaultEnv);
-  return spec == nullptr ? FaultPlan() : Parse(spec);
+  if (spec == nullptr) return FaultPlan();
+  absl::StatusOr<FaultPlan> plan = Parse(spec);
+  if (!plan.ok()) return plan;
+  if (const char* once = std::getenv(kCardFaultOnceEnv)) {
+    // The first card to create the file takes the faults; later ones
+    // (a device opened again after a failover) run clean.
+    const int fd = ::open(once, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) return FaultPlan();
+    if (fd < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kCardFaultOnceEnv, ": cannot create ", once, ": ",
+                       std::strerror(errno)));
+    }
+    ::close(fd);
+  }
+  return plan;
 }
 
 FaultsAtStart FaultPlan::OnStart(std::string_view kernel) {

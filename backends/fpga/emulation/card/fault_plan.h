@@ -47,6 +47,10 @@
 //
 // Several faults may fire at the same start: die wins over everything,
 // then hang; error and sync each arm one failed copy.
+//
+// FXSERVE_CARD_FAULT_ONCE=FILE makes the faults fire in one card process
+// only: the first card that creates FILE takes them, a card started later
+// (the device opened again after a failover) finds FILE and runs clean.
 #ifndef FXSERVE_BACKENDS_FPGA_EMULATION_CARD_FAULT_PLAN_H_
 #define FXSERVE_BACKENDS_FPGA_EMULATION_CARD_FAULT_PLAN_H_
 
@@ -62,6 +66,7 @@
 namespace fxserve::backends::fpga {
 
 inline constexpr char kCardFaultEnv[] = "FXSERVE_CARD_FAULT";
+inline constexpr char kCardFaultOnceEnv[] = "FXSERVE_CARD_FAULT_ONCE";
 // The exit code of a card that dies by a `die` fault.
 inline constexpr int kFaultDeathExitCode = 86;
 
@@ -93,7 +98,8 @@ class FaultPlan {
   // InvalidArgument naming the bad item and the expected syntax. An empty
   // (or all-blank) spec is no faults.
   static absl::StatusOr<FaultPlan> Parse(std::string_view spec);
-  // Parses $FXSERVE_CARD_FAULT (unset: no faults).
+  // Parses $FXSERVE_CARD_FAULT (unset: no faults), honouring
+  // $FXSERVE_CARD_FAULT_ONCE.
   static absl::StatusOr<FaultPlan> FromEnvironment();
 
   // Counts one accepted AP_START of `kernel` and returns what fires at it.
