@@ -177,17 +177,21 @@ absl::Status ProcessBackend::Step(absl::Span<const SequenceInput> inputs,
     }
     return status;
   }
+  output.vocab_size = reply.vocab_size();
+  output.logits.resize(reply.logit_codes_size());
+  for (int i = 0; i < reply.logit_codes_size(); ++i) {
+    std::vector<int32_t>& codes = output.logits[i];
+    codes.resize(reply.logit_codes(i));
+    if (absl::Status s = channel_.ReceiveBytes(
+            reinterpret_cast<char*>(codes.data()),
+            codes.size() * sizeof(int32_t), reply_timeout_);
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
   table_.Reserve(inputs);
   for (const SequenceInput& input : inputs) {
     table_.Advance(input.id, static_cast<int>(input.tokens.size()));
-  }
-  output.vocab_size = reply.vocab_size();
-  output.logits.resize(reply.logits_size());
-  for (int r = 0; r < reply.logits_size(); ++r) {
-    const std::string& row = reply.logits(r);
-    output.logits[r].resize(row.size() / sizeof(int32_t));
-    std::memcpy(output.logits[r].data(), row.data(),
-                output.logits[r].size() * sizeof(int32_t));
   }
   return absl::OkStatus();
 }

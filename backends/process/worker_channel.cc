@@ -31,11 +31,14 @@ absl::Status WorkerChannel::Send(const google::protobuf::MessageLite& message) {
   for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>(size >> (8 * i));
   message.SerializeWithCachedSizesToArray(
       reinterpret_cast<uint8_t*>(frame.data() + 4));
+  return WriteFully(frame.data(), frame.size());
+}
+
+absl::Status WorkerChannel::WriteFully(const char* data, size_t size) {
   size_t sent = 0;
-  while (sent < frame.size()) {
+  while (sent < size) {
     // MSG_NOSIGNAL: a dead worker is an error to report, not a SIGPIPE.
-    const ssize_t n =
-        ::send(fd_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd_, data + sent, size - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return absl::UnavailableError(absl::StrCat(
@@ -98,6 +101,21 @@ absl::Status WorkerChannel::Receive(google::protobuf::MessageLite& message,
     return absl::DataLossError("a backend worker message does not parse");
   }
   return absl::OkStatus();
+}
+
+absl::Status WorkerChannel::SendBytes(
+    absl::Span<const absl::Span<const char>> pieces) {
+  for (absl::Span<const char> piece : pieces) {
+    if (absl::Status s = WriteFully(piece.data(), piece.size()); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkerChannel::ReceiveBytes(char* data, size_t size,
+                                         absl::Duration timeout) {
+  return ReadFully(data, size, absl::Now() + timeout);
 }
 
 void ToProto(const absl::Status& status, worker::Status& proto) {

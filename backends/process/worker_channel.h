@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "backend_worker.pb.h"
 #include "google/protobuf/message_lite.h"
 
@@ -23,9 +24,14 @@ class WorkerChannel {
   // frame that does not parse.
   absl::Status Receive(google::protobuf::MessageLite& message,
                        absl::Duration timeout);
+  // Unframed bytes, for bulk data whose size a message announced: sent
+  // from the pieces as they are, received into `data` (the whole `size`).
+  absl::Status SendBytes(absl::Span<const absl::Span<const char>> pieces);
+  absl::Status ReceiveBytes(char* data, size_t size, absl::Duration timeout);
 
  private:
   absl::Status ReadFully(char* data, size_t size, absl::Time deadline);
+  absl::Status WriteFully(const char* data, size_t size);
 
   int fd_;
 };

@@ -34,7 +34,9 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const worker::Open& open) {
   return CreateBackend(open.backend(), *weights, options);
 }
 
-worker::StepReply RunStep(Backend& backend, const worker::Request& request) {
+// Runs a step and sends its reply, then (if it succeeded) the logits.
+absl::Status RunStep(Backend& backend, const worker::Request& request,
+                     WorkerChannel& channel) {
   std::vector<SequenceInput> inputs;
   inputs.reserve(request.step_size());
   for (const worker::SequenceInput& in : request.step()) {
@@ -44,14 +46,18 @@ worker::StepReply RunStep(Backend& backend, const worker::Request& request) {
          .all_logits = in.all_logits()});
   }
   StepOutput output;
+  const absl::Status status = backend.Step(inputs, output);
   worker::StepReply reply;
-  ToProto(backend.Step(inputs, output), *reply.mutable_status());
+  ToProto(status, *reply.mutable_status());
   reply.set_vocab_size(output.vocab_size);
-  for (const std::vector<int32_t>& row : output.logits) {
-    reply.add_logits(reinterpret_cast<const char*>(row.data()),
-                     row.size() * sizeof(int32_t));
+  std::vector<absl::Span<const char>> logits;
+  for (const std::vector<int32_t>& codes : output.logits) {
+    reply.add_logit_codes(codes.size());
+    logits.emplace_back(reinterpret_cast<const char*>(codes.data()),
+                        codes.size() * sizeof(int32_t));
   }
-  return reply;
+  if (absl::Status s = channel.Send(reply); !s.ok()) return s;
+  return status.ok() ? channel.SendBytes(logits) : absl::OkStatus();
 }
 
 int Serve() {
@@ -79,7 +85,7 @@ int Serve() {
       (*backend)->FreeSequence(request.free_sequence());
       continue;
     }
-    if (!channel.Send(RunStep(**backend, request)).ok()) return 0;
+    if (!RunStep(**backend, request, channel).ok()) return 0;
   }
 }
 
