@@ -2,10 +2,15 @@
 // ProcessBackend over the socket on fd 3 (proto/backend_worker.proto).
 // It opens the backend named by the first message, answers each step,
 // and exits when the pipe closes. Not meant to be started by hand.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -17,6 +22,7 @@ namespace fxserve::backends::process {
 namespace {
 
 constexpr int kChannelFd = 3;
+constexpr std::chrono::milliseconds kParentCheck{500};
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(const worker::Open& open) {
   absl::StatusOr<model::QuantizedGpt2> weights =
@@ -60,7 +66,19 @@ absl::Status RunStep(Backend& backend, const worker::Request& request,
   return status.ok() ? channel.SendBytes(logits) : absl::OkStatus();
 }
 
+// If fxserve dies, the pipe's end tells a worker waiting on it, but not one
+// stuck in a device call: this thread ends the worker's process group (it
+// and a device process it started) once its parent is gone.
+void WatchParent() {
+  const pid_t parent = getppid();
+  std::thread([parent] {
+    while (getppid() == parent) std::this_thread::sleep_for(kParentCheck);
+    kill(0, SIGKILL);
+  }).detach();
+}
+
 int Serve() {
+  WatchParent();
   WorkerChannel channel(kChannelFd);
   worker::Open open;
   if (!channel.Receive(open, absl::InfiniteDuration()).ok()) return 1;

@@ -5,11 +5,15 @@
 // what was tried; with --fallback=cpu it serves on the CPU backend and says
 // so in the log, the model config and the metrics.
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,6 +158,85 @@ TEST(ServerFpgaTest, InstanceGroupSpreadsRequestsOverCardsAndCpu) {
   ASSERT_EQ(groups[1].gpus_size(), 1);
   EXPECT_EQ(groups[1].gpus(0), 1);
   EXPECT_EQ(groups[2].kind(), inference::ModelInstanceGroup::KIND_CPU);
+}
+
+// Live processes whose parent is `parent` (any if -1) and whose program
+// ends in `name` (zombies count as gone).
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string& name) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string id, comm, state;
+    pid_t ppid = 0;
+    if (!(stat >> id >> comm >> state >> ppid) || state == "Z") continue;
+    if (parent > 0 && ppid != parent) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string program;
+    std::getline(cmdline, program, '\0');
+    if (program.size() >= name.size() &&
+        program.compare(program.size() - name.size(), name.size(), name) == 0) {
+      found.push_back(std::stoi(pid));
+    }
+  }
+  return found;
+}
+
+// True while any of `pids` runs (a zombie does not).
+bool AnyAlive(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string id, comm, state;
+    if (stat >> id >> comm >> state && state != "Z") return true;
+  }
+  return false;
+}
+
+// fxserve killed while its card worker is stuck in a device call (a hung
+// run, with a 10-minute run timeout): the worker notices that its parent is
+// gone and takes its process group, the emulated card too, with it.
+TEST(ServerFpgaTest, AKilledServerLeavesNoCardWorkerBehind) {
+  const std::string card_log = MakeTempDir() + "/card.log";
+  setenv("FXSERVE_CARD_FAULT", "hang@1", 1);
+  setenv("FXSERVE_CARD_LOG", card_log.c_str(), 1);
+  auto server = ServerProcess::Start(
+      {"--backend=fpga", "--fpga-emulation", "--fpga-run-timeout-ms=600000"});
+  unsetenv("FXSERVE_CARD_FAULT");
+  unsetenv("FXSERVE_CARD_LOG");
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<pid_t> group =
+      ChildrenNamed((*server)->pid(), "fxserve-backend-worker");
+  ASSERT_EQ(group.size(), 1u) << (*server)->Log();
+  // XRT starts the card under the name of the Vitis model it stands for.
+  for (pid_t card : ChildrenNamed(group[0], "genericpciemodel")) {
+    if (getpgid(card) == group[0]) group.push_back(card);
+  }
+  EXPECT_EQ(group.size(), 2u) << "the worker and its card";
+  std::thread request([&] {
+    auto client = MakeClient(**server);
+    if (client != nullptr) (void)client->Generate("Hello", GenerateOptions());
+  });
+  // Hang guards, not timings: the run hangs from the first AP_START on.
+  const absl::Time give_up = absl::Now() + absl::Seconds(120);
+  auto hung = [&] {
+    std::ifstream log(card_log);
+    std::stringstream text;
+    text << log.rdbuf();
+    return text.str().find("fault injection at AP_START") != std::string::npos;
+  };
+  while (!hung() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(hung()) << (*server)->Log();
+  (*server)->SendSignal(SIGKILL);
+  ASSERT_TRUE((*server)->WaitForExit(absl::Seconds(60)).ok());
+  request.join();
+  const absl::Time gone_by = absl::Now() + absl::Seconds(60);
+  while (AnyAlive(group) && absl::Now() < gone_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_FALSE(AnyAlive(group));
 }
 
 TEST(ServerFpgaTest, NoDeviceFailsAtOnceNamingWhatWasTried) {

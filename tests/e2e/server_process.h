@@ -39,6 +39,7 @@ class ServerProcess {
   std::string grpc_url() const;
   std::string Log() const;
 
+  pid_t pid() const { return pid_; }
   void SendSignal(int signal);
   // Waits for the process to exit; its exit status, or an error on timeout.
   absl::StatusOr<int> WaitForExit(absl::Duration timeout);
