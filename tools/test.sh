@@ -5,7 +5,8 @@
 #   release  Release build with warnings as errors and poisoned HLS default
 #            values (FXSERVE_HLS_POISON_INIT: a kernel that reads a value it
 #            never set fails here as it would on a card); every test.
-#   fuzz     The model file parsers under libFuzzer + ASan for 60 s.
+#   fuzz     The model file parsers (safetensors + config.json, TF.js graph
+#            models) under libFuzzer + ASan, 30 s each.
 #   asan     ASan + UBSan build (-O1); every test except the ones labelled
 #            release_only (long C-simulation sweeps and accuracy runs that
 #            the release stage covers and that take minutes under ASan).
@@ -83,13 +84,18 @@ fuzz_stage() {
     > build-fuzz-configure.log 2>&1 ||
     { cat build-fuzz-configure.log; exit 1; }
   rm -f build-fuzz-configure.log
-  cmake --build build/fuzz -j"$jobs" --target safetensors_fuzzer make_fuzz_seeds
+  cmake --build build/fuzz -j"$jobs" \
+    --target safetensors_fuzzer tfjs_fuzzer make_fuzz_seeds
   end_step
-  begin_step "fuzz: the model file parsers for 60 s"
-  rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
-  build/fuzz/tests/fuzz/make_fuzz_seeds build/fuzz/corpus
-  build/fuzz/tests/fuzz/safetensors_fuzzer -max_total_time=60 -seed=1 \
-    -print_final_stats=1 build/fuzz/corpus 2>&1 | tail -n 15
+  begin_step "fuzz: the model file parsers, 30 s each"
+  rm -rf build/fuzz/corpus build/fuzz/corpus-tfjs
+  mkdir -p build/fuzz/corpus build/fuzz/corpus-tfjs
+  build/fuzz/tests/fuzz/make_fuzz_seeds build/fuzz/corpus build/fuzz/corpus-tfjs
+  for fuzzer in safetensors:corpus tfjs:corpus-tfjs; do
+    echo "test: ${fuzzer%%:*}_fuzzer"
+    build/fuzz/tests/fuzz/${fuzzer%%:*}_fuzzer -max_total_time=30 -seed=1 \
+      -print_final_stats=1 "build/fuzz/${fuzzer#*:}" 2>&1 | tail -n 15
+  done
   end_step
 }
 

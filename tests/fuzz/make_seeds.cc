@@ -1,12 +1,13 @@
-// Writes a few valid safetensors files and configs as the fuzzer's seed
-// corpus, so it starts from inputs that reach deep into the parser.
+// Writes seed corpora, so the fuzzers start from inputs that reach deep
+// into the parsers: valid safetensors files and configs in DIR, and (with
+// TFJS_DIR) a small TF.js graph model in tfjs_fuzzer's input format.
 #include <fstream>
 #include <string>
 
 #include "tests/model/test_checkpoint.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2) return 2;
+  if (argc != 2 && argc != 3) return 2;
   using fxserve::model::testing::TestTensor;
   const std::string dir = argv[1];
   const auto write = [&](const std::string& name, const std::string& bytes) {
@@ -20,5 +21,23 @@ int main(int argc, char** argv) {
   write("valid.safetensors", std::string(bytes.begin(), bytes.end()));
   write("config.json", fxserve::model::testing::ConfigJson(
                            fxserve::model::testing::TinyShape{}));
+  if (argc == 3) {
+    // model.json, NUL, the shard: two float16 weights feeding a conv.
+    const std::string json = R"({"format": "graph-model",
+      "modelTopology": {"node": [
+        {"name": "x", "op": "Placeholder",
+         "attr": {"shape": {"shape": {"dim": [{"size": "1"}]}}}},
+        {"name": "w", "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}}},
+        {"name": "y", "op": "Conv2D", "input": ["x", "w"],
+         "attr": {"padding": {"s": "U0FNRQ=="},
+                  "strides": {"list": {"i": ["1", "1", "1", "1"]}}}}]},
+      "signature": {"inputs": {"x": {}}, "outputs": {"y": {}}},
+      "weightsManifest": [{"paths": ["s.bin"], "weights": [
+        {"name": "w", "shape": [1, 1, 1, 2], "dtype": "float32",
+         "quantization": {"dtype": "float16"}}]}]})";
+    const std::string shard = {'\x00', '\x3c', '\x00', '\xc2'};
+    std::ofstream(std::string(argv[2]) + "/graph-model.seed", std::ios::binary)
+        << json << '\0' << shard;
+  }
   return 0;
 }
