@@ -31,6 +31,8 @@ packages=(
   ocl-icd-opencl-dev opencl-c-headers
   # Unicode character categories for the GPT-2 tokenizer.
   libicu-dev
+  # Image decoding for the detector: libjpeg-turbo's TurboJPEG API, libpng.
+  libturbojpeg0-dev libpng-dev
   # Tests and benchmarks. GMP is the independent wide-integer reference;
   # clang's runtime gives libFuzzer.
   libgtest-dev libgmock-dev googletest libbenchmark-dev libgmp-dev

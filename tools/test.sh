@@ -6,7 +6,8 @@
 #            values (FXSERVE_HLS_POISON_INIT: a kernel that reads a value it
 #            never set fails here as it would on a card); every test.
 #   fuzz     The model file parsers (safetensors + config.json, TF.js graph
-#            models) under libFuzzer + ASan, 30 s each.
+#            models) and the image decoder under libFuzzer + ASan, 20 s
+#            each.
 #   asan     ASan + UBSan build (-O1); every test except the ones labelled
 #            release_only (long C-simulation sweeps and accuracy runs that
 #            the release stage covers and that take minutes under ASan).
@@ -85,15 +86,15 @@ fuzz_stage() {
     { cat build-fuzz-configure.log; exit 1; }
   rm -f build-fuzz-configure.log
   cmake --build build/fuzz -j"$jobs" \
-    --target safetensors_fuzzer tfjs_fuzzer make_fuzz_seeds
+    --target safetensors_fuzzer tfjs_fuzzer image_fuzzer make_fuzz_seeds
   end_step
-  begin_step "fuzz: the model file parsers, 30 s each"
-  rm -rf build/fuzz/corpus build/fuzz/corpus-tfjs
-  mkdir -p build/fuzz/corpus build/fuzz/corpus-tfjs
-  build/fuzz/tests/fuzz/make_fuzz_seeds build/fuzz/corpus build/fuzz/corpus-tfjs
-  for fuzzer in safetensors:corpus tfjs:corpus-tfjs; do
+  begin_step "fuzz: the model file and image parsers, 20 s each"
+  local corpora=(build/fuzz/corpus build/fuzz/corpus-tfjs build/fuzz/corpus-image)
+  rm -rf "${corpora[@]}" && mkdir -p "${corpora[@]}"
+  build/fuzz/tests/fuzz/make_fuzz_seeds "${corpora[@]}"
+  for fuzzer in safetensors:corpus tfjs:corpus-tfjs image:corpus-image; do
     echo "test: ${fuzzer%%:*}_fuzzer"
-    build/fuzz/tests/fuzz/${fuzzer%%:*}_fuzzer -max_total_time=30 -seed=1 \
+    build/fuzz/tests/fuzz/${fuzzer%%:*}_fuzzer -max_total_time=20 -seed=1 \
       -print_final_stats=1 "build/fuzz/${fuzzer#*:}" 2>&1 | tail -n 15
   done
   end_step
