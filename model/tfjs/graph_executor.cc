@@ -30,7 +30,11 @@ class Evaluation {
   std::set<std::string> running_;  // To report a cycle, not overflow.
 };
 
-absl::StatusOr<const Tensor*> Evaluation::Get(const std::string& ref) {
+absl::StatusOr<const Tensor*> Evaluation::Get(const std::string& input) {
+  // "node:0" is "node": each output is kept once.
+  const bool first =
+      input.size() > 2 && input.compare(input.size() - 2, 2, ":0") == 0;
+  const std::string ref = first ? input.substr(0, input.size() - 2) : input;
   if (auto it = values_.find(ref); it != values_.end()) return &it->second;
   const std::string name = ref.substr(0, ref.find(':'));
   auto node = nodes_.find(name);
@@ -55,7 +59,6 @@ absl::StatusOr<const Tensor*> Evaluation::Get(const std::string& ref) {
     values_[k == 0 ? name : absl::StrCat(name, ":", k)] =
         std::move((*outputs)[k]);
   }
-  values_.emplace(name + ":0", values_[name]);
   auto it = values_.find(ref);
   if (it == values_.end()) {
     return absl::NotFoundError(absl::StrCat("node ", name, " has no ", ref));
