@@ -33,6 +33,8 @@ packages=(
   libicu-dev
   # Image decoding for the detector: libjpeg-turbo's TurboJPEG API, libpng.
   libturbojpeg0-dev libpng-dev
+  # fxtool detect --draw: boxes and labels with cairo, in a packaged font.
+  libcairo2-dev fonts-dejavu-core
   # Tests and benchmarks. GMP is the independent wide-integer reference;
   # clang's runtime gives libFuzzer.
   libgtest-dev libgmock-dev googletest libbenchmark-dev libgmp-dev
@@ -168,4 +170,7 @@ install_packages
 fetch_tokenizer
 fetch_detector
 fetch_photos
+# The detector's labels live beside it, so its folder is a whole model
+# (fxtool detect --model DIR).
+cp "$cache_dir/darknet/coco.names" "$cache_dir/centernet/coco.names"
 echo "install-deps: done."

@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kInput[] = "tower_0/images";
 constexpr char kDetections[] = "tower_0/detections";
+constexpr char kKeypoints[] = "tower_0/keypoints";
 
 }  // namespace
 
@@ -96,19 +97,31 @@ absl::StatusOr<std::unique_ptr<FloatDetector>> FloatDetector::Load(
       new FloatDetector(*std::move(graph), *std::move(names)));
 }
 
-absl::StatusOr<std::vector<Detection>> FloatDetector::Detect(
-    const image::RgbImage& image, const DetectOptions& options) const {
+absl::StatusOr<GraphRun> FloatDetector::Run(
+    const image::RgbImage& image) const {
   tfjs::Tensor pixels;
   pixels.shape = {1, image.height, image.width, 3};
   pixels.floats.assign(image.pixels.begin(), image.pixels.end());
   absl::StatusOr<tfjs::Tensor> input =
       tfjs::ops::ResizeBilinear(pixels, kInputSize, kInputSize);
   if (!input.ok()) return input.status();
-  absl::StatusOr<tfjs::TensorMap> out = tfjs::RunGraph(
-      graph_, {{kInput, *std::move(input)}}, {std::string(kDetections)});
+  GraphRun run;
+  run.input = input->floats;
+  absl::StatusOr<tfjs::TensorMap> out =
+      tfjs::RunGraph(graph_, {{kInput, *std::move(input)}},
+                     {std::string(kDetections), std::string(kKeypoints)});
   if (!out.ok()) return out.status();
-  return Postprocess(out->at(kDetections).floats, image.width, image.height,
-                     options, names_);
+  run.detections = std::move(out->at(kDetections).floats);
+  run.keypoints = std::move(out->at(kKeypoints).floats);
+  return run;
+}
+
+absl::StatusOr<std::vector<Detection>> FloatDetector::Detect(
+    const image::RgbImage& image, const DetectOptions& options) const {
+  absl::StatusOr<GraphRun> run = Run(image);
+  if (!run.ok()) return run.status();
+  return Postprocess(run->detections, image.width, image.height, options,
+                     names_);
 }
 
 }  // namespace fxserve::model::centernet

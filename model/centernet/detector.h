@@ -47,6 +47,14 @@ std::vector<Detection> Postprocess(absl::Span<const float> rows, int width,
 absl::StatusOr<std::vector<std::string>> ReadClassNames(
     const std::string& path);
 
+// What the graph computes for one image, for checks against other
+// runtimes: its 512x512 input and two of its outputs, all float32 NHWC.
+struct GraphRun {
+  std::vector<float> input;       // [1, 512, 512, 3], RGB 0..255.
+  std::vector<float> keypoints;   // [1, 128, 128, 80], class heat maps.
+  std::vector<float> detections;  // [1, 100, 6], x1 y1 x2 y2 score class.
+};
+
 class FloatDetector {
  public:
   // `model_json`: the TF.js graph (centernet.json); `names`: coco.names.
@@ -55,6 +63,11 @@ class FloatDetector {
 
   absl::StatusOr<std::vector<Detection>> Detect(
       const image::RgbImage& image, const DetectOptions& options) const;
+
+  // The graph alone, on the image resized to 512x512.
+  absl::StatusOr<GraphRun> Run(const image::RgbImage& image) const;
+
+  const std::vector<std::string>& class_names() const { return names_; }
 
  private:
   FloatDetector(tfjs::GraphModel graph, std::vector<std::string> names)

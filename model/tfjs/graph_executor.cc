@@ -107,6 +107,8 @@ absl::StatusOr<std::vector<int64_t>> IntValues(const Tensor& t) {
   return std::vector<int64_t>(t.ints.begin(), t.ints.end());
 }
 
+}  // namespace
+
 absl::StatusOr<ops::ConvSpec> ConvSpecOf(const Node& node, bool depthwise) {
   ops::ConvSpec spec;
   spec.depthwise = depthwise;
@@ -138,6 +140,8 @@ absl::StatusOr<ops::ConvSpec> ConvSpecOf(const Node& node, bool depthwise) {
   }
   return spec;
 }
+
+namespace {
 
 using Outputs = absl::StatusOr<std::vector<Tensor>>;
 

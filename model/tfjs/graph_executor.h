@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "model/tfjs/graph_model.h"
+#include "model/tfjs/graph_ops.h"
 
 namespace fxserve::model::tfjs {
 
@@ -25,6 +26,10 @@ using TensorMap = std::map<std::string, Tensor>;
 absl::StatusOr<TensorMap> RunGraph(const GraphModel& model,
                                    const TensorMap& inputs,
                                    absl::Span<const std::string> outputs);
+
+// A conv node's stride, padding, depthwise-ness and fused activation
+// (BiasAdd, then optionally Relu or Relu6); UNIMPLEMENTED for anything else.
+absl::StatusOr<ops::ConvSpec> ConvSpecOf(const Node& node, bool depthwise);
 
 }  // namespace fxserve::model::tfjs
 

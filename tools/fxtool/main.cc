@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
 #include "tools/fxtool/bench_command.h"
+#include "tools/fxtool/detect_command.h"
 #include "tools/fxtool/devices_command.h"
 #include "tools/fxtool/fpga_flags.h"
 #include "tools/fxtool/model_commands.h"
@@ -42,11 +43,18 @@ constexpr char kUsage[] =
     "              bandwidth: fxtool bench --model DIR2 [--backend cpu]\n"
     "                [--prompt-tokens N] [--decode-steps N] "
     "[--batch-sizes 1,4,16]\n"
+    "  detect      Objects in JPEG/PNG images (CenterNet, COCO's 80 "
+    "classes):\n"
+    "                fxtool detect [--model DIR] [--threshold 0.3] "
+    "[--nms-iou 0.5|none]\n"
+    "                  [--json] [--draw OUT.png] IMAGE...\n"
     "  tokenize    GPT-2 token ids of a text: fxtool tokenize \"text\"\n"
     "  devices     FPGA devices and an xclbin's kernels, arguments, banks:\n"
     "                fxtool devices [--fpga-emulation] [--xclbin FILE]\n"
     "\n"
-    "--model defaults to the shipped tiny model (models/tiny-gpt2). A float\n"
+    "--model defaults to the shipped tiny model (models/tiny-gpt2; for "
+    "detect,\n"
+    "the CenterNet that tools/install-deps.sh fetches). A float\n"
     "folder runs the float reference; a quantized artifact runs on\n"
     "--backend (cpu: default, bit-exact and fast; csim: the HLS kernels in\n"
     "C-simulation; fpga: a card with --xclbin FILE, or the emulated card\n"
@@ -111,6 +119,7 @@ int main(int argc, char** argv) {
   if (command == "tokenize") return fxserve::fxtool::RunTokenize(rest);
   if (command == "quantize") return fxserve::fxtool::RunQuantize(rest);
   if (command == "bench") return fxserve::fxtool::RunBench(rest);
+  if (command == "detect") return fxserve::fxtool::RunDetect(rest);
   if (command == "devices") return fxserve::fxtool::RunDevices(rest);
   std::fprintf(stderr, "fxtool: unknown command '%s'.\n\n%s\n", command.c_str(),
                kUsage);
