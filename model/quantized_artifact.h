@@ -10,12 +10,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/artifact_io.h"
 #include "model/quantized_gpt2.h"
 
 namespace fxserve::model {
 
-// File name inside the artifact folder.
-inline constexpr char kArtifactFileName[] = "fxserve-model.safetensors";
 // "format" metadata value and the version this code reads and writes.
 inline constexpr char kArtifactFormat[] = "fxserve.gpt2.quantized";
 inline constexpr int kArtifactFormatVersion = 1;

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <map>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -14,184 +12,17 @@
 #include "kernels/attention/attention_head.h"
 #include "kernels/top/gpt2_numerics.h"
 #include "model/gpt2_reference.h"
+#include "tools/quantize/scales.h"
 
 namespace fxserve::quantize {
 namespace {
 
 namespace kgpt2 = kernels::gpt2;
+// Fraction bits the calibration considers for an int8 activation.
+constexpr int kMinFrac = -8, kMaxFrac = 24;
 using model::ActivationPoint;
 using model::QuantizedLinear;
 using model::ScaleKind;
-
-// Fraction bits the calibration considers for an int8 activation.
-constexpr int kMinFrac = -8, kMaxFrac = 24;
-// Values kept per activation tensor for the error measurements.
-constexpr size_t kReservoirSize = 1 << 17;
-// Fixed-scale candidates: alpha * max|w| / qmax for alpha = 1, 1 - 1/40...
-constexpr int kClipSteps = 21;
-// The multiplier of fixed scales has this many fraction bits.
-constexpr int kMultFrac = 15;
-
-// Round half to even (the default floating-point rounding mode).
-double Rne(double x) { return std::nearbyint(x); }
-
-long long Clamp(double x, long long lo, long long hi) {
-  if (x < static_cast<double>(lo)) return lo;
-  if (x > static_cast<double>(hi)) return hi;
-  return static_cast<long long>(x);
-}
-
-// A uniform sample of a stream of values (deterministic).
-class Reservoir {
- public:
-  void Add(float value) {
-    ++seen_;
-    if (values_.size() < kReservoirSize) {
-      values_.push_back(value);
-      return;
-    }
-    const uint64_t slot = rng_() % seen_;
-    if (slot < kReservoirSize) values_[slot] = value;
-  }
-  const std::vector<float>& values() const { return values_; }
-
- private:
-  std::vector<float> values_;
-  uint64_t seen_ = 0;
-  std::mt19937_64 rng_{0x5eed};
-};
-
-// The fraction bits F minimising sum (x - q_F(x))^2 with q_F the int8 grid
-// 2^-F * [-128, 127] (QFX's calibrated binary point).
-int BestFraction(const std::vector<float>& values) {
-  int best = 0;
-  double best_error = std::numeric_limits<double>::infinity();
-  for (int f = kMinFrac; f <= kMaxFrac; ++f) {
-    const double scale = std::ldexp(1.0, f);
-    double error = 0;
-    for (float x : values) {
-      const double q = static_cast<double>(Clamp(Rne(x * scale), -128, 127));
-      const double d = x - q / scale;
-      error += d * d;
-    }
-    if (error < best_error) {
-      best_error = error;
-      best = f;
-    }
-  }
-  return best;
-}
-
-// One output channel's scale: a code's value is `scale`.
-struct ChannelScale {
-  double scale = 1;
-  int exponent = 0;   // scale = 2^-exponent (pow2) or mult 2^-(15+exponent).
-  uint16_t mult = 0;  // Fixed scales only.
-};
-
-double ChannelError(const std::vector<double>& w, double scale, int bits) {
-  const long long qmax = (1LL << (bits - 1)) - 1;
-  double error = 0;
-  for (double x : w) {
-    const double q =
-        static_cast<double>(Clamp(Rne(x / scale), -qmax - 1, qmax));
-    const double d = x - q * scale;
-    error += d * d;
-  }
-  return error;
-}
-
-// A fixed-point scale near `target`: mult * 2^-(15 + e), mult 16 bits.
-ChannelScale FixedScale(double target) {
-  ChannelScale s;
-  s.exponent = -static_cast<int>(std::floor(std::log2(target)));
-  double mult = Rne(std::ldexp(target, kMultFrac + s.exponent));
-  if (mult >= 65536) {
-    mult = 32768;
-    --s.exponent;
-  }
-  s.mult = static_cast<uint16_t>(mult);
-  s.scale = std::ldexp(mult, -(kMultFrac + s.exponent));
-  return s;
-}
-
-ChannelScale ChooseScale(const std::vector<double>& w, int bits,
-                         ScaleKind kind) {
-  const double qmax = static_cast<double>((1 << (bits - 1)) - 1);
-  double max_abs = 0;
-  for (double x : w) max_abs = std::max(max_abs, std::abs(x));
-  if (max_abs == 0) max_abs = 1e-8;  // An all-zero channel: any scale.
-  std::vector<ChannelScale> candidates;
-  if (kind == ScaleKind::kPow2) {
-    // Largest e with max|w| 2^e <= qmax, and e + 1 (clips the extremes).
-    const int e = static_cast<int>(std::floor(std::log2(qmax / max_abs)));
-    for (int c : {e, e + 1}) {
-      candidates.push_back({std::ldexp(1.0, -c), c, 0});
-    }
-  } else {
-    for (int step = 0; step < kClipSteps; ++step) {
-      const double alpha = 1.0 - 0.5 * step / (kClipSteps - 1);
-      candidates.push_back(FixedScale(alpha * max_abs / qmax));
-    }
-  }
-  ChannelScale best = candidates[0];
-  double best_error = std::numeric_limits<double>::infinity();
-  for (const ChannelScale& c : candidates) {
-    const double error = ChannelError(w, c.scale, bits);
-    if (error < best_error) {
-      best_error = error;
-      best = c;
-    }
-  }
-  return best;
-}
-
-// Quantizes y = x W + b with W in Hugging Face's [in, out] layout (or
-// [out, in] when `out_major`), input codes at in_frac, output codes at
-// out_frac[o]; column o of W and b[o] are multiplied by col_scale[o].
-absl::StatusOr<QuantizedLinear> QuantizeLinear(
-    const std::string& name, const std::vector<float>& weight,
-    const std::vector<float>* bias, int in, int out, bool out_major, int bits,
-    ScaleKind kind, int in_frac, const std::vector<int>& out_frac,
-    const std::vector<double>& col_scale) {
-  QuantizedLinear q;
-  q.in = in;
-  q.out = out;
-  q.bits = bits;
-  q.weight.resize(static_cast<size_t>(out) * in);
-  q.bias.resize(out);
-  q.shift.resize(out);
-  if (kind == ScaleKind::kFixed) q.mult.resize(out);
-  const long long qmax = (1LL << (bits - 1)) - 1;
-  std::vector<double> column(in);
-  for (int o = 0; o < out; ++o) {
-    for (int i = 0; i < in; ++i) {
-      const size_t index = out_major ? static_cast<size_t>(o) * in + i
-                                     : static_cast<size_t>(i) * out + o;
-      column[i] = weight[index] * col_scale[o];
-    }
-    const ChannelScale s = ChooseScale(column, bits, kind);
-    for (int i = 0; i < in; ++i) {
-      q.weight[static_cast<size_t>(o) * in + i] =
-          static_cast<int8_t>(Clamp(Rne(column[i] / s.scale), -qmax - 1, qmax));
-    }
-    // The accumulator's LSB is s.scale * 2^-in_frac.
-    const double b = bias != nullptr ? (*bias)[o] * col_scale[o] : 0.0;
-    q.bias[o] = static_cast<int32_t>(
-        Clamp(Rne(std::ldexp(b / s.scale, in_frac)), INT32_MIN, INT32_MAX));
-    const int shift = kind == ScaleKind::kPow2
-                          ? in_frac + s.exponent - out_frac[o]
-                          : in_frac + kMultFrac + s.exponent - out_frac[o];
-    if (shift < -64 || shift > 63) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ": output channel ", o, " needs a shift of ", shift,
-          " (outside -64..63); its weights' scale is ", s.scale));
-    }
-    q.shift[o] = static_cast<int8_t>(shift);
-    if (kind == ScaleKind::kFixed) q.mult[o] = s.mult;
-  }
-  return q;
-}
 
 std::vector<int32_t> ToLnParam(const std::vector<float>& values) {
   constexpr int kFrac = kgpt2::ln_param_t::width - kgpt2::ln_param_t::iwidth;
@@ -226,7 +57,9 @@ struct Calibration {
 
   int Frac(const std::string& name) const {
     auto it = tensors.find(name);
-    return it == tensors.end() ? 0 : BestFraction(it->second.values());
+    return it == tensors.end()
+               ? 0
+               : BestFraction(it->second.values(), 8, kMinFrac, kMaxFrac);
   }
 };
 
@@ -332,7 +165,8 @@ absl::StatusOr<model::QuantizedGpt2> QuantizeGpt2(
   q.weight_bits = options.weight_bits;
   q.scales = options.scales;
   for (const auto& [name, reservoir] : calibration.tensors) {
-    q.activation_frac[name] = BestFraction(reservoir.values());
+    q.activation_frac[name] =
+        BestFraction(reservoir.values(), 8, kMinFrac, kMaxFrac);
   }
   // q . k * 2^-(Fq + Fk) is the score: keep the sum in the attention
   // unit's range by giving up resolution on the finer of the two.

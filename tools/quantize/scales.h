@@ -1,0 +1,73 @@
+// What the quantizers share (kernels/top/NUMERICS.md and
+// kernels/detect/NUMERICS.md, "The quantizer"): a uniform sample of each
+// calibrated tensor, the binary point with the least squared error, and
+// per-output-channel weight scales (powers of two, or 16-bit multipliers
+// with clipping) with the registers that follow from them.
+#ifndef FXSERVE_TOOLS_QUANTIZE_SCALES_H_
+#define FXSERVE_TOOLS_QUANTIZE_SCALES_H_
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/quantized_gpt2.h"
+
+namespace fxserve::quantize {
+
+// The multiplier of fixed scales has this many fraction bits.
+inline constexpr int kMultFrac = 15;
+
+// Round half to even (the default floating-point rounding mode).
+inline double Rne(double x) { return std::nearbyint(x); }
+
+inline long long Clamp(double x, long long lo, long long hi) {
+  if (x < static_cast<double>(lo)) return lo;
+  if (x > static_cast<double>(hi)) return hi;
+  return static_cast<long long>(x);
+}
+
+// A uniform sample of a stream of values (deterministic).
+class Reservoir {
+ public:
+  static constexpr size_t kSize = 1 << 17;
+
+  void Add(float value) {
+    ++seen_;
+    if (values_.size() < kSize) {
+      values_.push_back(value);
+      return;
+    }
+    const uint64_t slot = rng_() % seen_;
+    if (slot < kSize) values_[slot] = value;
+  }
+  const std::vector<float>& values() const { return values_; }
+
+ private:
+  std::vector<float> values_;
+  uint64_t seen_ = 0;
+  std::mt19937_64 rng_{0x5eed};
+};
+
+// The fraction bits F in [min_frac, max_frac] minimising sum (x - q_F(x))^2,
+// q_F the `bits`-bit signed grid 2^-F * [-2^(bits-1), 2^(bits-1) - 1]
+// (QFX's calibrated binary point). Ties go to the smaller F.
+int BestFraction(const std::vector<float>& values, int bits, int min_frac,
+                 int max_frac);
+
+// Quantizes a layer x W + b into a QuantizedLinear ([out][in] codes): W is
+// [in][out] (`out_major` false: conv filters flattened as HWIO) or
+// [out][in]; column o and b[o] are first multiplied by col_scale[o] (empty:
+// 1). Input codes have in_frac fraction bits; output channel o's codes
+// out_frac[o]. InvalidArgument, naming `name`, if a shift leaves -64..63.
+absl::StatusOr<model::QuantizedLinear> QuantizeLinear(
+    const std::string& name, const std::vector<float>& weight,
+    const std::vector<float>* bias, int in, int out, bool out_major, int bits,
+    model::ScaleKind kind, int in_frac, const std::vector<int>& out_frac,
+    const std::vector<double>& col_scale = {});
+
+}  // namespace fxserve::quantize
+
+#endif  // FXSERVE_TOOLS_QUANTIZE_SCALES_H_
