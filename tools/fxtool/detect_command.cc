@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,7 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/centernet/detector.h"
+#include "model/centernet/int_reference.h"
+#include "model/centernet/quantized_detector.h"
 #include "model/image/image.h"
+#include "model/quantized_artifact.h"
 #include "nlohmann/json.hpp"
 #include "tools/fxtool/draw_detections.h"
 
@@ -73,26 +77,76 @@ absl::StatusOr<DetectOptions> ParseOptions() {
   return options;
 }
 
-absl::StatusOr<std::unique_ptr<FloatDetector>> LoadDetector() {
-  const std::string dir = DetectorDir();
+// One way of running the detector on an image: the float graph, or a
+// quantized artifact on a backend.
+struct Runner {
+  std::vector<std::string> class_names;
+  std::function<absl::StatusOr<GraphRun>(const model::image::RgbImage&)> run;
+};
+
+absl::StatusOr<Runner> FloatRunner(const std::string& dir) {
   const std::string backend = absl::GetFlag(FLAGS_backend);
-  const fs::path graph = fs::path(dir) / "centernet.json";
-  if (!fs::exists(graph)) {
-    return absl::NotFoundError(absl::StrCat(
-        dir,
-        " holds no detector: expected centernet.json, centernet.bin and "
-        "coco.names (tools/install-deps.sh puts them in .cache/centernet)"));
-  }
   // A float folder runs the float graph, as for GPT-2; asking for the
   // kernels on it is a mistake worth saying.
   if (backend != "float" && backend != "cpu") {
     return absl::InvalidArgumentError(absl::StrCat(
         dir,
         " is the float detector, which runs on --backend float; --backend ",
-        backend, " runs a quantized detector artifact"));
+        backend, " runs a quantized detector artifact (fxtool quantize)"));
   }
-  return FloatDetector::Load(graph.string(),
-                             (fs::path(dir) / "coco.names").string());
+  absl::StatusOr<std::unique_ptr<FloatDetector>> detector =
+      FloatDetector::Load((fs::path(dir) / "centernet.json").string(),
+                          (fs::path(dir) / "coco.names").string());
+  if (!detector.ok()) return detector.status();
+  std::shared_ptr<FloatDetector> shared = *std::move(detector);
+  return Runner{shared->class_names(),
+                [shared](const model::image::RgbImage& image) {
+                  return shared->Run(image);
+                }};
+}
+
+// The integer graph in plain C++ (model/centernet/int_reference.h).
+absl::StatusOr<Runner> QuantizedRunner(const std::string& dir) {
+  const std::string backend = absl::GetFlag(FLAGS_backend);
+  if (backend != "reference") {
+    return absl::UnimplementedError(absl::StrCat(
+        "a quantized detector runs on --backend reference (the plain integer "
+        "reference of kernels/detect/NUMERICS.md) for now; --backend ",
+        backend, " does not run detectors yet"));
+  }
+  absl::StatusOr<model::centernet::QuantizedDetector> q =
+      model::centernet::LoadQuantizedDetector(dir);
+  if (!q.ok()) return q.status();
+  auto shared =
+      std::make_shared<model::centernet::QuantizedDetector>(*std::move(q));
+  return Runner{shared->class_names,
+                [shared](const model::image::RgbImage& image)
+                    -> absl::StatusOr<GraphRun> {
+                  const std::vector<uint8_t> pixels =
+                      model::centernet::ResizeToInput(image);
+                  absl::StatusOr<model::centernet::IntDetectorOutput> out =
+                      model::centernet::RunIntReference(*shared, pixels);
+                  if (!out.ok()) return out.status();
+                  GraphRun run;
+                  run.input.assign(pixels.begin(), pixels.end());
+                  run.keypoints.reserve(out->keypoints.size());
+                  for (uint16_t k : out->keypoints)
+                    run.keypoints.push_back(k / 32768.0f);
+                  run.detections =
+                      model::centernet::DetectionRowsToFloat(out->detections);
+                  return run;
+                }};
+}
+
+absl::StatusOr<Runner> LoadRunner() {
+  const std::string dir = DetectorDir();
+  if (fs::exists(fs::path(dir) / "centernet.json")) return FloatRunner(dir);
+  if (model::IsQuantizedArtifact(dir)) return QuantizedRunner(dir);
+  return absl::NotFoundError(absl::StrCat(
+      dir,
+      " holds no detector: expected centernet.json, centernet.bin and "
+      "coco.names (tools/install-deps.sh puts them in .cache/centernet) "
+      "or a quantized detector artifact (fxtool quantize)"));
 }
 
 absl::Status WriteFloats(const fs::path& path, const std::vector<float>& v) {
@@ -162,16 +216,15 @@ void Print(const std::string& path, const model::image::RgbImage& image,
   }
 }
 
-absl::Status DetectOne(const FloatDetector& detector,
-                       const DetectOptions& options, const std::string& path,
-                       size_t image_count) {
+absl::Status DetectOne(const Runner& runner, const DetectOptions& options,
+                       const std::string& path, size_t image_count) {
   absl::StatusOr<model::image::RgbImage> image = model::image::ReadImage(path);
   if (!image.ok()) return image.status();
-  absl::StatusOr<GraphRun> run = detector.Run(*image);
+  absl::StatusOr<GraphRun> run = runner.run(*image);
   if (!run.ok()) return run.status();
   const std::vector<Detection> detections = model::centernet::Postprocess(
       run->detections, image->width, image->height, options,
-      detector.class_names());
+      runner.class_names);
   Print(path, *image, detections);
   if (!absl::GetFlag(FLAGS_dump_tensors).empty()) {
     if (absl::Status s = DumpTensors(*run, path); !s.ok()) return s;
@@ -195,15 +248,15 @@ int RunDetect(const std::vector<std::string>& args) {
                  std::string(options.status().message()).c_str());
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<FloatDetector>> detector = LoadDetector();
-  if (!detector.ok()) {
+  absl::StatusOr<Runner> runner = LoadRunner();
+  if (!runner.ok()) {
     std::fprintf(stderr, "fxtool: %s\n",
-                 std::string(detector.status().message()).c_str());
+                 std::string(runner.status().message()).c_str());
     return 1;
   }
   int exit_code = 0;
   for (const std::string& path : args) {
-    if (absl::Status s = DetectOne(**detector, *options, path, args.size());
+    if (absl::Status s = DetectOne(*runner, *options, path, args.size());
         !s.ok()) {
       std::fprintf(stderr, "fxtool: %s: %s\n", path.c_str(),
                    std::string(s.message()).c_str());
