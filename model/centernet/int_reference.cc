@@ -70,8 +70,8 @@ struct ConvArgs {
   const ConvLayer& geometry;
   const QuantizedLinear& w;
   bool fixed;
-  int out_frac;  // F(y) for none/relu/hard-swish.
-  int pre_frac;  // P for hard-swish.
+  std::vector<int> out_frac;  // F(y) per channel (hard-swish's output).
+  std::vector<int> pre_frac;  // P per channel (hard-swish's input).
 };
 
 // The exact sum of one output before its epilogue (times m_o if fixed).
@@ -111,11 +111,11 @@ int64_t ApplyEpilogue(int64_t v, const ConvArgs& a, int o) {
     case Epilogue::kLogits:
       return Requant(v, s, 16);
     case Epilogue::kHardSwish: {
-      const int p = a.pre_frac;
+      const int p = a.pre_frac[o];
       const int64_t h = Requant(v, s, 16);
       const int64_t r =
           std::clamp<int64_t>(h + (int64_t{3} << p), 0, int64_t{6} << p);
-      return Requant(h * r * kSixthCode, 2 * p + kSixthFrac - a.out_frac, 8);
+      return Requant(h * r * kSixthCode, 2 * p + kSixthFrac - a.out_frac[o], 8);
     }
   }
   return 0;
@@ -162,12 +162,16 @@ class Interpreter {
  private:
   ConvArgs Args(const ConvLayer& g, const QuantizedLinear& w,
                 const std::string& out) const {
-    return {g, w, q_.scales == ScaleKind::kFixed, q_.Frac(out),
-            q_.Frac(g.node)};
+    return {g, w, q_.scales == ScaleKind::kFixed, F(out, g.out_channels),
+            F(g.node, g.out_channels)};
+  }
+  std::vector<int> F(const std::string& name, int channels) const {
+    return q_.Frac(name, channels);
   }
   absl::StatusOr<Map> SqueezeExcite(const QuantizedDetectorLayer& ql,
                                     const Map& x);
-  Map Resize2x(const Map& x, int fx, int fy) const;
+  Map Resize2x(const Map& x, const std::vector<int>& fx,
+               const std::vector<int>& fy) const;
 
   const QuantizedDetector& q_;
 };
@@ -175,12 +179,13 @@ class Interpreter {
 absl::StatusOr<Map> Interpreter::SqueezeExcite(const QuantizedDetectorLayer& ql,
                                                const Map& x) {
   const Layer& l = ql.layer;
-  const int fx = q_.Frac(l.inputs[0]), fm = q_.Frac(l.output + "#mean");
-  const int fy = q_.Frac(l.output);
-  const int a = std::max(fm - fx, 0), b = std::max(fx - fm, 0);
+  const std::vector<int> fx = F(l.inputs[0], x.c),
+                         fm = F(l.output + "#mean", x.c), fy = F(l.output, x.c);
   const int64_t count = int64_t{x.h} * x.w;
   Map mean(1, 1, x.c);
   for (int ch = 0; ch < x.c; ++ch) {
+    const int a = std::max(fm[ch] - fx[ch], 0),
+              b = std::max(fx[ch] - fm[ch], 0);
     int64_t sum = 0;
     for (int y = 0; y < x.h; ++y) {
       for (int xx = 0; xx < x.w; ++xx) sum += x.at(y, xx, ch);
@@ -199,26 +204,28 @@ absl::StatusOr<Map> Interpreter::SqueezeExcite(const QuantizedDetectorLayer& ql,
     return absl::InvalidArgumentError(
         absl::StrCat(l.output, ": the gate has ", z->c, " channels, x ", x.c));
   }
-  const int p = q_.Frac(l.expand.node);
-  const int gate_frac =
-      l.gate == Gate::kSigmoid ? kSigmoidFrac : p + kSixthFrac;
+  const std::vector<int> p = F(l.expand.node, x.c);
+  const bool sigmoid = l.gate == Gate::kSigmoid;
   std::vector<int64_t> gate(x.c);
+  std::vector<int> shift(x.c);
   for (int ch = 0; ch < x.c; ++ch) {
     const int64_t zc = z->at(0, 0, ch);
-    gate[ch] =
-        l.gate == Gate::kSigmoid
-            ? Sigmoid(zc)
-            : std::clamp<int64_t>(zc + (int64_t{3} << p), 0, int64_t{6} << p) *
-                  kSixthCode;
+    const int pc = p[ch];
+    gate[ch] = sigmoid ? Sigmoid(zc)
+                       : std::clamp<int64_t>(zc + (int64_t{3} << pc), 0,
+                                             int64_t{6} << pc) *
+                             kSixthCode;
+    shift[ch] = fx[ch] + (sigmoid ? kSigmoidFrac : pc + kSixthFrac) - fy[ch];
   }
   Map y(x.h, x.w, x.c);
   for (size_t i = 0; i < x.v.size(); ++i) {
-    y.v[i] = Requant(x.v[i] * gate[i % x.c], fx + gate_frac - fy, 8);
+    y.v[i] = Requant(x.v[i] * gate[i % x.c], shift[i % x.c], 8);
   }
   return y;
 }
 
-Map Interpreter::Resize2x(const Map& x, int fx, int fy) const {
+Map Interpreter::Resize2x(const Map& x, const std::vector<int>& fx,
+                          const std::vector<int>& fy) const {
   Map y(2 * x.h, 2 * x.w, x.c);
   for (int oy = 0; oy < y.h; ++oy) {
     const int y0 = oy >> 1, y1 = std::min(y0 + 1, x.h - 1), dy = oy & 1;
@@ -228,7 +235,7 @@ Map Interpreter::Resize2x(const Map& x, int fx, int fy) const {
         const int64_t acc =
             (2 - dy) * ((2 - dx) * x.at(y0, x0, ch) + dx * x.at(y0, x1, ch)) +
             dy * ((2 - dx) * x.at(y1, x0, ch) + dx * x.at(y1, x1, ch));
-        y.at(oy, ox, ch) = Requant(acc, fx + 2 - fy, 8);
+        y.at(oy, ox, ch) = Requant(acc, fx[ch] + 2 - fy[ch], 8);
       }
     }
   }
@@ -238,26 +245,27 @@ Map Interpreter::Resize2x(const Map& x, int fx, int fy) const {
 absl::StatusOr<Map> Interpreter::Run(const QuantizedDetectorLayer& ql,
                                      const std::vector<const Map*>& in) {
   const Layer& l = ql.layer;
-  const int fy = q_.Frac(l.output);
   switch (l.kind) {
     case LayerKind::kConv:
       return Conv(*in[0], Args(l.conv, ql.conv, l.output));
     case LayerKind::kSqueezeExcite:
       return SqueezeExcite(ql, *in[0]);
     case LayerKind::kResize2x:
-      return Resize2x(*in[0], q_.Frac(l.inputs[0]), fy);
+      return Resize2x(*in[0], F(l.inputs[0], in[0]->c), F(l.output, in[0]->c));
     case LayerKind::kAdd: {
       const Map &a = *in[0], &b = *in[1];
       if (a.h != b.h || a.w != b.w || a.c != b.c) {
         return absl::InvalidArgumentError(l.output + ": adds unequal shapes");
       }
-      const int fa = q_.Frac(l.inputs[0]), fb = q_.Frac(l.inputs[1]);
-      const int m = std::max(fa, fb);
+      const std::vector<int> fa = F(l.inputs[0], a.c), fb = F(l.inputs[1], a.c),
+                             fy = F(l.output, a.c);
       Map y(a.h, a.w, a.c);
       for (size_t i = 0; i < a.v.size(); ++i) {
-        y.v[i] = Requant(a.v[i] * (int64_t{1} << (m - fa)) +
-                             b.v[i] * (int64_t{1} << (m - fb)),
-                         m - fy, 8);
+        const size_t ch = i % a.c;
+        const int m = std::max(fa[ch], fb[ch]);
+        y.v[i] = Requant(a.v[i] * (int64_t{1} << (m - fa[ch])) +
+                             b.v[i] * (int64_t{1} << (m - fb[ch])),
+                         m - fy[ch], 8);
       }
       return y;
     }
@@ -266,15 +274,16 @@ absl::StatusOr<Map> Interpreter::Run(const QuantizedDetectorLayer& ql,
       if (a.h != b.h || a.w != b.w) {
         return absl::InvalidArgumentError(l.output + ": concats unequal maps");
       }
-      const int fa = q_.Frac(l.inputs[0]), fb = q_.Frac(l.inputs[1]);
+      const std::vector<int> fa = F(l.inputs[0], a.c), fb = F(l.inputs[1], b.c),
+                             fy = F(l.output, a.c + b.c);
       Map y(a.h, a.w, a.c + b.c);
       for (int yy = 0; yy < a.h; ++yy) {
         for (int xx = 0; xx < a.w; ++xx) {
           for (int ch = 0; ch < y.c; ++ch) {
             const bool first = ch < a.c;
             const int64_t v = first ? a.at(yy, xx, ch) : b.at(yy, xx, ch - a.c);
-            y.at(yy, xx, ch) =
-                std::max<int64_t>(0, Requant(v, (first ? fa : fb) - fy, 8));
+            const int f = first ? fa[ch] : fb[ch - a.c];
+            y.at(yy, xx, ch) = std::max<int64_t>(0, Requant(v, f - fy[ch], 8));
           }
         }
       }
@@ -397,7 +406,8 @@ absl::StatusOr<IntDetectorOutput> RunIntReference(
       const bool logits =
           ql.layer.kind == LayerKind::kConv && e == Epilogue::kLogits;
       observer(ql.layer.output, y->v,
-               logits ? kLogitFrac : model.Frac(ql.layer.output));
+               logits ? std::vector<int>(y->c, kLogitFrac)
+                      : model.Frac(ql.layer.output, y->c));
     }
     values[ql.layer.output] = *std::move(y);
   }

@@ -32,10 +32,11 @@ struct IntDetectorOutput {
   std::vector<int32_t> detections;  // [100][6]: Q(32, 4) box, score, class.
 };
 
-// Sees each layer's output codes (NHWC) with their binary point, for
-// per-layer error reports.
-using IntTensorObserver = std::function<void(
-    const std::string& name, absl::Span<const int64_t> codes, int frac)>;
+// Sees each layer's output codes (NHWC) with each channel's binary point,
+// for per-layer error reports.
+using IntTensorObserver =
+    std::function<void(const std::string& name, absl::Span<const int64_t> codes,
+                       const std::vector<int>& frac)>;
 
 // `input`: 512 * 512 * 3 bytes from ResizeToInput. InvalidArgument for
 // another size or a model whose layers do not fit the shapes they get.

@@ -142,9 +142,13 @@ absl::Status ParseLayer(const Json& j, const std::string& where,
 
 }  // namespace
 
-int QuantizedDetector::Frac(const std::string& name) const {
+std::vector<int> QuantizedDetector::Frac(const std::string& name,
+                                         int channels) const {
   auto it = frac.find(name);
-  return it == frac.end() ? 0 : it->second;
+  if (it == frac.end() || static_cast<int>(it->second.size()) != channels) {
+    return std::vector<int>(channels, 0);
+  }
+  return it->second;
 }
 
 absl::Status SaveQuantizedDetector(const QuantizedDetector& model,
@@ -202,12 +206,15 @@ absl::StatusOr<QuantizedDetector> LoadQuantizedDetector(
   q.weight_bits = bits.get<int>();
   q.scales = scales == "pow2" ? ScaleKind::kPow2 : ScaleKind::kFixed;
   const Json fracs = quantization.value("frac", Json::object());
-  for (const auto& [name, value] : fracs.items()) {
-    if (!value.is_number_integer() || value < -32 || value > 32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": binary point of ", name, " is ", value.dump()));
+  for (const auto& [name, values] : fracs.items()) {
+    std::vector<int>& f = q.frac[name];
+    for (const Json& value : values) {
+      if (!value.is_number_integer() || value < -32 || value > 32) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": a binary point of ", name, " is ", value.dump()));
+      }
+      f.push_back(value.get<int>());
     }
-    q.frac[name] = value.get<int>();
   }
   for (auto [key, out] : {std::pair{"input", &q.input},
                           {"keypoint_logits", &q.keypoint_logits},

@@ -35,14 +35,16 @@ struct QuantizedDetector {
   std::vector<QuantizedDetectorLayer> layers;
   std::string keypoint_logits;
   std::string wh_logits;
-  // F of every int8 tensor and P of every 16-bit pre-activation, by the
-  // names RunFloatLayers observes (layer outputs; hard-swish inputs and
-  // squeeze-excite gate inputs by their conv node; "<se output>#mean").
-  std::map<std::string, int> frac;
+  // F of every int8 tensor and P of every 16-bit pre-activation, per
+  // channel, by the names RunFloatLayers observes (layer outputs;
+  // hard-swish inputs and squeeze-excite gate inputs by their conv node;
+  // "<se output>#mean").
+  std::map<std::string, std::vector<int>> frac;
   std::vector<std::string> class_names;  // By class id (COCO's 80).
 
-  // The binary point of `name`; the input is UQ(8, 0).
-  int Frac(const std::string& name) const;
+  // The binary points of `name`'s channels (zeros where none is recorded:
+  // the input is UQ(8, 0)).
+  std::vector<int> Frac(const std::string& name, int channels) const;
 };
 
 inline constexpr char kDetectorArtifactFormat[] = "fxserve.centernet.quantized";

@@ -1,5 +1,7 @@
 #include "tools/quantize/centernet_quantizer.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -38,15 +40,42 @@ std::set<std::string> PreActivations(const DetectorGraph& graph) {
   return names;
 }
 
-absl::StatusOr<std::map<std::string, Reservoir>> Calibrate(
+using Fracs = std::map<std::string, std::vector<int>>;
+
+// Tensors with a fixed format, not calibrated: the logits.
+std::set<std::string> FixedFormat(const DetectorGraph& graph) {
+  std::set<std::string> names = {graph.keypoint_logits, graph.wh_logits};
+  for (const Layer& l : graph.layers) {
+    if (l.kind == LayerKind::kSqueezeExcite && l.gate == Gate::kSigmoid) {
+      names.insert(l.expand.node);
+    }
+  }
+  return names;
+}
+
+// Per tensor and channel, the error of every candidate binary point over
+// the calibration photos.
+absl::StatusOr<std::map<std::string, std::vector<FractionSearch>>> Calibrate(
     const DetectorGraph& graph,
     const std::vector<model::image::RgbImage>& images,
     const DetectorQuantizeOptions& options) {
-  std::map<std::string, Reservoir> samples;
+  const std::set<std::string> pre = PreActivations(graph);
+  const std::set<std::string> fixed = FixedFormat(graph);
+  std::map<std::string, std::vector<FractionSearch>> searches;
   const model::centernet::TensorObserver observer =
       [&](const std::string& name, const model::tfjs::Tensor& t) {
-        Reservoir& r = samples[name];
-        for (float v : t.floats) r.Add(v);
+        if (fixed.count(name)) return;
+        const size_t channels = static_cast<size_t>(t.shape.back());
+        std::vector<FractionSearch>& s = searches[name];
+        if (s.empty()) {
+          const bool wide = pre.count(name) > 0;
+          s.assign(channels,
+                   FractionSearch(wide ? 16 : 8, wide ? kMinPre : kMinFrac,
+                                  wide ? kMaxPre : kMaxFrac));
+        }
+        for (size_t i = 0; i < t.floats.size(); ++i) {
+          s[i % channels].Add(t.floats[i]);
+        }
       };
   for (size_t i = 0; i < images.size(); ++i) {
     // The float layers see the very pixels the integer graph will get.
@@ -64,91 +93,101 @@ absl::StatusOr<std::map<std::string, Reservoir>> Calibrate(
                                     " through the float layers"));
     }
   }
-  return samples;
+  return searches;
 }
 
-// The binary point of every calibrated tensor; concat inputs share their
+// The binary point of every calibrated channel; concat inputs take their
 // output's, so the concat is a copy.
-std::map<std::string, int> ChooseFracs(
+Fracs ChooseFracs(
     const DetectorGraph& graph,
-    const std::map<std::string, Reservoir>& samples) {
-  const std::set<std::string> pre = PreActivations(graph);
-  std::set<std::string> fixed_logits = {graph.keypoint_logits, graph.wh_logits};
-  for (const Layer& l : graph.layers) {
-    if (l.kind == LayerKind::kSqueezeExcite && l.gate == Gate::kSigmoid) {
-      fixed_logits.insert(l.expand.node);
-    }
-  }
-  std::map<std::string, int> frac;
-  for (const auto& [name, reservoir] : samples) {
-    if (fixed_logits.count(name)) continue;
-    frac[name] = pre.count(name)
-                     ? BestFraction(reservoir.values(), 16, kMinPre, kMaxPre)
-                     : BestFraction(reservoir.values(), 8, kMinFrac, kMaxFrac);
+    const std::map<std::string, std::vector<FractionSearch>>& searches) {
+  Fracs frac;
+  for (const auto& [name, channels] : searches) {
+    for (const FractionSearch& s : channels) frac[name].push_back(s.Best());
   }
   for (const Layer& l : graph.layers) {
     if (l.kind != LayerKind::kConcat) continue;
-    for (const std::string& in : l.inputs) frac[in] = frac[l.output];
+    const std::vector<int>& out = frac[l.output];
+    const size_t split = frac[l.inputs[0]].size();
+    frac[l.inputs[0]].assign(out.begin(), out.begin() + split);
+    frac[l.inputs[1]].assign(out.begin() + split, out.end());
   }
   return frac;
 }
 
-int FracOf(const std::map<std::string, int>& frac, const std::string& name) {
+std::vector<int> FracOf(const Fracs& frac, const std::string& name,
+                        int channels) {
   auto it = frac.find(name);
-  return it == frac.end() ? 0 : it->second;
+  return it == frac.end() ? std::vector<int>(channels, 0) : it->second;
 }
 
-absl::StatusOr<model::QuantizedLinear> QuantizeConv(const ConvLayer& c,
-                                                    int bits,
-                                                    model::ScaleKind scales,
-                                                    int in_frac, int out_frac) {
-  const int per_channel =
-      c.kernel * c.kernel * (c.depthwise ? 1 : c.in_channels);
-  return QuantizeLinear(
-      c.node, c.filter.floats, c.bias.floats.empty() ? nullptr : &c.bias.floats,
-      per_channel, c.out_channels, /*out_major=*/false, bits, scales, in_frac,
-      std::vector<int>(c.out_channels, out_frac));
+// A full conv reads channels of different binary points: 2^(Fmax - F_i)
+// folds into input channel i's weights so that the sum is at Fmax. A
+// depthwise conv reads one channel per output: its own F.
+absl::StatusOr<model::QuantizedLinear> QuantizeConv(
+    const ConvLayer& c, int bits, model::ScaleKind scales,
+    const std::vector<int>& in_frac, const std::vector<int>& out_frac) {
+  const int k2 = c.kernel * c.kernel;
+  const float* bias = c.bias.floats.empty() ? nullptr : c.bias.floats.data();
+  const std::vector<float>* bias_vector = bias ? &c.bias.floats : nullptr;
+  if (c.depthwise) {
+    return QuantizeLinear(c.node, c.filter.floats, bias_vector, k2,
+                          c.out_channels, /*out_major=*/false, bits, scales,
+                          in_frac, out_frac);
+  }
+  const int f_max = *std::max_element(in_frac.begin(), in_frac.end());
+  std::vector<float> folded = c.filter.floats;  // [k][k][in][out].
+  for (size_t i = 0; i < folded.size(); ++i) {
+    const int ci = static_cast<int>(i / c.out_channels) % c.in_channels;
+    folded[i] = std::ldexp(folded[i], f_max - in_frac[ci]);
+  }
+  return QuantizeLinear(c.node, folded, bias_vector, k2 * c.in_channels,
+                        c.out_channels, /*out_major=*/false, bits, scales,
+                        f_max, out_frac);
 }
 
-// The output binary point a conv's shifts aim at.
-int ConvTarget(const ConvLayer& c, const std::map<std::string, int>& frac,
-               const std::string& output) {
+// The output binary points a conv's shifts aim at.
+std::vector<int> ConvTarget(const ConvLayer& c, const Fracs& frac,
+                            const std::string& output) {
   switch (c.epilogue) {
     case Epilogue::kHardSwish:
-      return FracOf(frac, c.node);  // P.
+      return FracOf(frac, c.node, c.out_channels);  // P.
     case Epilogue::kLogits:
-      return kLogitFrac;
+      return std::vector<int>(c.out_channels, kLogitFrac);
     default:
-      return FracOf(frac, output);
+      return FracOf(frac, output, c.out_channels);
   }
 }
 
 absl::Status QuantizeLayer(const Layer& l, const DetectorGraph& graph,
                            const DetectorQuantizeOptions& options,
                            QuantizedDetector& q, QuantizedDetectorLayer& ql) {
-  const auto& frac = q.frac;
+  const Fracs& frac = q.frac;
   if (l.kind == LayerKind::kConv) {
     // The stem and the head outputs keep int8 weights in every build.
     const bool edge =
         l.inputs[0] == graph.input || l.conv.epilogue == Epilogue::kLogits;
-    absl::StatusOr<model::QuantizedLinear> w = QuantizeConv(
-        l.conv, edge ? 8 : options.weight_bits, options.scales,
-        FracOf(frac, l.inputs[0]), ConvTarget(l.conv, frac, l.output));
+    absl::StatusOr<model::QuantizedLinear> w =
+        QuantizeConv(l.conv, edge ? 8 : options.weight_bits, options.scales,
+                     FracOf(frac, l.inputs[0], l.conv.in_channels),
+                     ConvTarget(l.conv, frac, l.output));
     if (!w.ok()) return w.status();
     ql.conv = *std::move(w);
   } else if (l.kind == LayerKind::kSqueezeExcite) {
-    const int gate_target =
-        l.gate == Gate::kSigmoid ? kLogitFrac : FracOf(frac, l.expand.node);
-    absl::StatusOr<model::QuantizedLinear> r = QuantizeConv(
+    const int c = l.conv.in_channels, r = l.conv.out_channels;
+    const std::vector<int> gate_target = l.gate == Gate::kSigmoid
+                                             ? std::vector<int>(c, kLogitFrac)
+                                             : FracOf(frac, l.expand.node, c);
+    absl::StatusOr<model::QuantizedLinear> reduce = QuantizeConv(
         l.conv, options.weight_bits, options.scales,
-        FracOf(frac, l.output + "#mean"), FracOf(frac, l.conv.node));
-    if (!r.ok()) return r.status();
-    absl::StatusOr<model::QuantizedLinear> e =
+        FracOf(frac, l.output + "#mean", c), FracOf(frac, l.conv.node, r));
+    if (!reduce.ok()) return reduce.status();
+    absl::StatusOr<model::QuantizedLinear> expand =
         QuantizeConv(l.expand, options.weight_bits, options.scales,
-                     FracOf(frac, l.conv.node), gate_target);
-    if (!e.ok()) return e.status();
-    ql.conv = *std::move(r);
-    ql.expand = *std::move(e);
+                     FracOf(frac, l.conv.node, r), gate_target);
+    if (!expand.ok()) return expand.status();
+    ql.conv = *std::move(reduce);
+    ql.expand = *std::move(expand);
   }
   ql.layer = l;
   for (ConvLayer* c : {&ql.layer.conv, &ql.layer.expand}) {
@@ -171,16 +210,16 @@ absl::StatusOr<QuantizedDetector> QuantizeDetector(
   if (calibration_images.empty()) {
     return absl::InvalidArgumentError("no calibration images");
   }
-  absl::StatusOr<std::map<std::string, Reservoir>> samples =
+  absl::StatusOr<std::map<std::string, std::vector<FractionSearch>>> searches =
       Calibrate(graph, calibration_images, options);
-  if (!samples.ok()) return samples.status();
+  if (!searches.ok()) return searches.status();
   QuantizedDetector q;
   q.weight_bits = options.weight_bits;
   q.scales = options.scales;
   q.input = graph.input;
   q.keypoint_logits = graph.keypoint_logits;
   q.wh_logits = graph.wh_logits;
-  q.frac = ChooseFracs(graph, *samples);
+  q.frac = ChooseFracs(graph, *searches);
   if (options.progress) {
     options.progress(absl::StrCat("calibrated the binary points of ",
                                   q.frac.size(), " tensors"));

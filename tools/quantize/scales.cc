@@ -48,12 +48,15 @@ ChannelScale FixedScale(double target) {
   return s;
 }
 
-ChannelScale ChooseScale(const std::vector<double>& w, int bits,
-                         ScaleKind kind) {
+ChannelScale ChooseScale(const std::vector<double>& w, int bits, ScaleKind kind,
+                         double min_scale) {
   const double qmax = static_cast<double>((1 << (bits - 1)) - 1);
   double max_abs = 0;
   for (double x : w) max_abs = std::max(max_abs, std::abs(x));
-  if (max_abs == 0) max_abs = 1e-8;  // An all-zero channel: any scale.
+  // No finer than the bias allows (its code must fit 31 bits), nor than
+  // 2^-16 per weight: a dead channel (all zero or ~1e-8) must not need a
+  // shift beyond the registers' range.
+  max_abs = std::max({max_abs, min_scale * qmax, std::ldexp(1.0, -16)});
   std::vector<ChannelScale> candidates;
   if (kind == ScaleKind::kPow2) {
     // Largest e with max|w| 2^e <= qmax, and e + 1 (clips the extremes).
@@ -103,11 +106,31 @@ int BestFraction(const std::vector<float>& values, int bits, int min_frac,
   return best;
 }
 
+void FractionSearch::Add(float value) {
+  ++count_;
+  max_abs_ = std::max(max_abs_, std::abs(value));
+  const double qmax = static_cast<double>((1LL << (bits_ - 1)) - 1);
+  double scale = std::ldexp(1.0, min_frac_);
+  for (double& error : error_) {
+    const double q = std::clamp(Rne(value * scale), -qmax - 1, qmax);
+    const double d = value - q / scale;
+    error += d * d;
+    scale *= 2;
+  }
+}
+
+int FractionSearch::Best() const {
+  if (max_abs_ == 0) return 0;  // A dead channel: every F is exact.
+  return min_frac_ +
+         static_cast<int>(std::min_element(error_.begin(), error_.end()) -
+                          error_.begin());
+}
+
 absl::StatusOr<QuantizedLinear> QuantizeLinear(
     const std::string& name, const std::vector<float>& weight,
     const std::vector<float>* bias, int in, int out, bool out_major, int bits,
-    ScaleKind kind, int in_frac, const std::vector<int>& out_frac,
-    const std::vector<double>& col_scale) {
+    ScaleKind kind, const std::vector<int>& in_fracs,
+    const std::vector<int>& out_frac, const std::vector<double>& col_scale) {
   QuantizedLinear q;
   q.in = in;
   q.out = out;
@@ -124,12 +147,18 @@ absl::StatusOr<QuantizedLinear> QuantizeLinear(
                                      : static_cast<size_t>(i) * out + o;
       column[i] = weight[index] * (col_scale.empty() ? 1.0 : col_scale[o]);
     }
-    const ChannelScale s = ChooseScale(column, bits, kind);
+    const double bias_abs =
+        bias != nullptr
+            ? std::abs((*bias)[o] * (col_scale.empty() ? 1.0 : col_scale[o]))
+            : 0.0;
+    const ChannelScale s =
+        ChooseScale(column, bits, kind, std::ldexp(bias_abs, in_fracs[o] - 30));
     for (int i = 0; i < in; ++i) {
       q.weight[static_cast<size_t>(o) * in + i] =
           static_cast<int8_t>(Clamp(Rne(column[i] / s.scale), -qmax - 1, qmax));
     }
     // The accumulator's LSB is s.scale * 2^-in_frac.
+    const int in_frac = in_fracs[o];
     const double b = bias != nullptr
                          ? (*bias)[o] * (col_scale.empty() ? 1.0 : col_scale[o])
                          : 0.0;
@@ -147,6 +176,15 @@ absl::StatusOr<QuantizedLinear> QuantizeLinear(
     if (kind == ScaleKind::kFixed) q.mult[o] = s.mult;
   }
   return q;
+}
+
+absl::StatusOr<QuantizedLinear> QuantizeLinear(
+    const std::string& name, const std::vector<float>& weight,
+    const std::vector<float>* bias, int in, int out, bool out_major, int bits,
+    ScaleKind kind, int in_frac, const std::vector<int>& out_frac,
+    const std::vector<double>& col_scale) {
+  return QuantizeLinear(name, weight, bias, in, out, out_major, bits, kind,
+                        std::vector<int>(out, in_frac), out_frac, col_scale);
 }
 
 }  // namespace fxserve::quantize

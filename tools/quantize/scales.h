@@ -67,6 +67,34 @@ absl::StatusOr<model::QuantizedLinear> QuantizeLinear(
     const std::vector<float>* bias, int in, int out, bool out_major, int bits,
     model::ScaleKind kind, int in_frac, const std::vector<int>& out_frac,
     const std::vector<double>& col_scale = {});
+// The same with an input binary point per output channel (a depthwise
+// conv's output o reads input channel o).
+absl::StatusOr<model::QuantizedLinear> QuantizeLinear(
+    const std::string& name, const std::vector<float>& weight,
+    const std::vector<float>* bias, int in, int out, bool out_major, int bits,
+    model::ScaleKind kind, const std::vector<int>& in_frac,
+    const std::vector<int>& out_frac,
+    const std::vector<double>& col_scale = {});
+
+// Streams values of one tensor channel and keeps, for every candidate F in
+// [min_frac, max_frac], the squared error of `bits`-bit codes at F; Best()
+// is BestFraction over everything seen, without keeping the values (0 for
+// a channel that was always zero).
+class FractionSearch {
+ public:
+  FractionSearch(int bits, int min_frac, int max_frac)
+      : bits_(bits), min_frac_(min_frac), error_(max_frac - min_frac + 1, 0) {}
+  void Add(float value);
+  int Best() const;
+  bool empty() const { return count_ == 0; }
+
+ private:
+  int bits_;
+  int min_frac_;
+  std::vector<double> error_;
+  uint64_t count_ = 0;
+  float max_abs_ = 0;
+};
 
 }  // namespace fxserve::quantize
 
