@@ -34,13 +34,16 @@ struct Map {
   }
 };
 
-int64_t Saturate(int64_t v, int bits) {
-  const int64_t hi = (int64_t{1} << (bits - 1)) - 1;
-  return std::clamp(v, -hi - 1, hi);
-}
+// The codes a tensor can hold.
+struct Range {
+  int64_t lo, hi;
+};
+constexpr Range kInt8{-128, 127}, kUint8{0, 255}, kInt16{-32768, 32767};
+
+int64_t Saturate(int64_t v, Range r) { return std::clamp(v, r.lo, r.hi); }
 
 // requant_W(c, s): rne(c / 2^s) for s > 0, c * 2^-s for s <= 0, saturated.
-int64_t Requant(int64_t c, int s, int bits) {
+int64_t Requant(int64_t c, int s, Range bits) {
   if (s <= 0) {
     const int64_t limit = int64_t{1} << (62 + s);  // |c| * 2^-s < 2^62.
     if (c >= limit) return Saturate(INT64_MAX, bits);
@@ -72,6 +75,7 @@ struct ConvArgs {
   bool fixed;
   std::vector<int> out_frac;  // F(y) per channel (hard-swish's output).
   std::vector<int> pre_frac;  // P per channel (hard-swish's input).
+  Range out_range;            // int8 or uint8.
 };
 
 // The exact sum of one output before its epilogue (times m_o if fixed).
@@ -105,17 +109,18 @@ int64_t ApplyEpilogue(int64_t v, const ConvArgs& a, int o) {
   const int s = a.w.shift[o];
   switch (a.geometry.epilogue) {
     case Epilogue::kNone:
-      return Requant(v, s, 8);
+      return Requant(v, s, a.out_range);
     case Epilogue::kRelu:
-      return std::max<int64_t>(0, Requant(v, s, 8));
+      return std::max<int64_t>(0, Requant(v, s, a.out_range));
     case Epilogue::kLogits:
-      return Requant(v, s, 16);
+      return Requant(v, s, kInt16);
     case Epilogue::kHardSwish: {
       const int p = a.pre_frac[o];
-      const int64_t h = Requant(v, s, 16);
+      const int64_t h = Requant(v, s, kInt16);
       const int64_t r =
           std::clamp<int64_t>(h + (int64_t{3} << p), 0, int64_t{6} << p);
-      return Requant(h * r * kSixthCode, 2 * p + kSixthFrac - a.out_frac[o], 8);
+      return Requant(h * r * kSixthCode, 2 * p + kSixthFrac - a.out_frac[o],
+                     a.out_range);
     }
   }
   return 0;
@@ -162,8 +167,15 @@ class Interpreter {
  private:
   ConvArgs Args(const ConvLayer& g, const QuantizedLinear& w,
                 const std::string& out) const {
-    return {g, w, q_.scales == ScaleKind::kFixed, F(out, g.out_channels),
-            F(g.node, g.out_channels)};
+    return {g,
+            w,
+            q_.scales == ScaleKind::kFixed,
+            F(out, g.out_channels),
+            F(g.node, g.out_channels),
+            RangeOf(out)};
+  }
+  Range RangeOf(const std::string& name) const {
+    return q_.unsigned_tensors.count(name) ? kUint8 : kInt8;
   }
   std::vector<int> F(const std::string& name, int channels) const {
     return q_.Frac(name, channels);
@@ -171,7 +183,7 @@ class Interpreter {
   absl::StatusOr<Map> SqueezeExcite(const QuantizedDetectorLayer& ql,
                                     const Map& x);
   Map Resize2x(const Map& x, const std::vector<int>& fx,
-               const std::vector<int>& fy) const;
+               const std::vector<int>& fy, Range range) const;
 
   const QuantizedDetector& q_;
 };
@@ -191,7 +203,8 @@ absl::StatusOr<Map> Interpreter::SqueezeExcite(const QuantizedDetectorLayer& ql,
       for (int xx = 0; xx < x.w; ++xx) sum += x.at(y, xx, ch);
     }
     mean.at(0, 0, ch) =
-        Saturate(RoundDivide(sum * (int64_t{1} << a), count << b), 8);
+        Saturate(RoundDivide(sum * (int64_t{1} << a), count << b),
+                 RangeOf(l.output + "#mean"));
   }
   absl::StatusOr<Map> r = Conv(mean, Args(l.conv, ql.conv, l.conv.node));
   if (!r.ok()) return r.status();
@@ -217,15 +230,16 @@ absl::StatusOr<Map> Interpreter::SqueezeExcite(const QuantizedDetectorLayer& ql,
                              kSixthCode;
     shift[ch] = fx[ch] + (sigmoid ? kSigmoidFrac : pc + kSixthFrac) - fy[ch];
   }
+  const Range out_range = RangeOf(l.output);
   Map y(x.h, x.w, x.c);
   for (size_t i = 0; i < x.v.size(); ++i) {
-    y.v[i] = Requant(x.v[i] * gate[i % x.c], shift[i % x.c], 8);
+    y.v[i] = Requant(x.v[i] * gate[i % x.c], shift[i % x.c], out_range);
   }
   return y;
 }
 
 Map Interpreter::Resize2x(const Map& x, const std::vector<int>& fx,
-                          const std::vector<int>& fy) const {
+                          const std::vector<int>& fy, Range range) const {
   Map y(2 * x.h, 2 * x.w, x.c);
   for (int oy = 0; oy < y.h; ++oy) {
     const int y0 = oy >> 1, y1 = std::min(y0 + 1, x.h - 1), dy = oy & 1;
@@ -235,7 +249,7 @@ Map Interpreter::Resize2x(const Map& x, const std::vector<int>& fx,
         const int64_t acc =
             (2 - dy) * ((2 - dx) * x.at(y0, x0, ch) + dx * x.at(y0, x1, ch)) +
             dy * ((2 - dx) * x.at(y1, x0, ch) + dx * x.at(y1, x1, ch));
-        y.at(oy, ox, ch) = Requant(acc, fx[ch] + 2 - fy[ch], 8);
+        y.at(oy, ox, ch) = Requant(acc, fx[ch] + 2 - fy[ch], range);
       }
     }
   }
@@ -251,7 +265,8 @@ absl::StatusOr<Map> Interpreter::Run(const QuantizedDetectorLayer& ql,
     case LayerKind::kSqueezeExcite:
       return SqueezeExcite(ql, *in[0]);
     case LayerKind::kResize2x:
-      return Resize2x(*in[0], F(l.inputs[0], in[0]->c), F(l.output, in[0]->c));
+      return Resize2x(*in[0], F(l.inputs[0], in[0]->c), F(l.output, in[0]->c),
+                      RangeOf(l.output));
     case LayerKind::kAdd: {
       const Map &a = *in[0], &b = *in[1];
       if (a.h != b.h || a.w != b.w || a.c != b.c) {
@@ -265,7 +280,7 @@ absl::StatusOr<Map> Interpreter::Run(const QuantizedDetectorLayer& ql,
         const int m = std::max(fa[ch], fb[ch]);
         y.v[i] = Requant(a.v[i] * (int64_t{1} << (m - fa[ch])) +
                              b.v[i] * (int64_t{1} << (m - fb[ch])),
-                         m - fy[ch], 8);
+                         m - fy[ch], RangeOf(l.output));
       }
       return y;
     }
@@ -283,7 +298,8 @@ absl::StatusOr<Map> Interpreter::Run(const QuantizedDetectorLayer& ql,
             const bool first = ch < a.c;
             const int64_t v = first ? a.at(yy, xx, ch) : b.at(yy, xx, ch - a.c);
             const int f = first ? fa[ch] : fb[ch - a.c];
-            y.at(yy, xx, ch) = std::max<int64_t>(0, Requant(v, f - fy[ch], 8));
+            y.at(yy, xx, ch) =
+                std::max<int64_t>(0, Requant(v, f - fy[ch], RangeOf(l.output)));
           }
         }
       }

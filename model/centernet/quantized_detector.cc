@@ -165,7 +165,8 @@ absl::Status SaveQuantizedDetector(const QuantizedDetector& model,
   }
   const Json quantization = {{"weight_bits", model.weight_bits},
                              {"scales", ScaleKindName(model.scales)},
-                             {"frac", model.frac}};
+                             {"frac", model.frac},
+                             {"unsigned", model.unsigned_tensors}};
   return WriteArtifact(dir, kDetectorArtifactFormat,
                        kDetectorArtifactFormatVersion, tensors,
                        {{"graph", GraphJson(model).dump()},
@@ -224,6 +225,14 @@ absl::StatusOr<QuantizedDetector> LoadQuantizedDetector(
           absl::StrCat(path, ": the graph metadata has no ", key));
     }
     *out = graph[key].get<std::string>();
+  }
+  const Json unsigned_tensors = quantization.value("unsigned", Json::array());
+  for (const Json& name : unsigned_tensors) {
+    if (!name.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": an unsigned tensor that is not a name"));
+    }
+    q.unsigned_tensors.insert(name.get<std::string>());
   }
   const Json names = field("class_names");
   if (!names.is_array()) {

@@ -7,6 +7,7 @@
 #define FXSERVE_MODEL_CENTERNET_QUANTIZED_DETECTOR_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct QuantizedDetector {
   // hard-swish inputs and squeeze-excite gate inputs by their conv node;
   // "<se output>#mean").
   std::map<std::string, std::vector<int>> frac;
+  // The int8 tensors that are non-negative by construction (relu outputs
+  // and what is computed from them only) and so held as uint8 UQ(8, F).
+  std::set<std::string> unsigned_tensors;
   std::vector<std::string> class_names;  // By class id (COCO's 80).
 
   // The binary points of `name`'s channels (zeros where none is recorded:

@@ -109,10 +109,12 @@ int BestFraction(const std::vector<float>& values, int bits, int min_frac,
 void FractionSearch::Add(float value) {
   ++count_;
   max_abs_ = std::max(max_abs_, std::abs(value));
-  const double qmax = static_cast<double>((1LL << (bits_ - 1)) - 1);
+  const double qmax = static_cast<double>(unsigned_ ? (1LL << bits_) - 1
+                                                    : (1LL << (bits_ - 1)) - 1);
+  const double qmin = unsigned_ ? 0.0 : -qmax - 1;
   double scale = std::ldexp(1.0, min_frac_);
   for (double& error : error_) {
-    const double q = std::clamp(Rne(value * scale), -qmax - 1, qmax);
+    const double q = std::clamp(Rne(value * scale), qmin, qmax);
     const double d = value - q / scale;
     error += d * d;
     scale *= 2;
@@ -124,6 +126,16 @@ int FractionSearch::Best() const {
   return min_frac_ +
          static_cast<int>(std::min_element(error_.begin(), error_.end()) -
                           error_.begin());
+}
+
+int BestSharedFraction(const std::vector<FractionSearch>& channels) {
+  std::vector<double> total(channels.at(0).errors().size(), 0);
+  for (const FractionSearch& c : channels) {
+    for (size_t f = 0; f < total.size(); ++f) total[f] += c.errors()[f];
+  }
+  return channels[0].min_frac() +
+         static_cast<int>(std::min_element(total.begin(), total.end()) -
+                          total.begin());
 }
 
 absl::StatusOr<QuantizedLinear> QuantizeLinear(

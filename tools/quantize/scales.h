@@ -82,19 +82,31 @@ absl::StatusOr<model::QuantizedLinear> QuantizeLinear(
 // a channel that was always zero).
 class FractionSearch {
  public:
-  FractionSearch(int bits, int min_frac, int max_frac)
-      : bits_(bits), min_frac_(min_frac), error_(max_frac - min_frac + 1, 0) {}
+  // `is_unsigned`: codes 0 .. 2^bits - 1 instead of two's complement.
+  FractionSearch(int bits, int min_frac, int max_frac, bool is_unsigned = false)
+      : bits_(bits),
+        min_frac_(min_frac),
+        unsigned_(is_unsigned),
+        error_(max_frac - min_frac + 1, 0) {}
   void Add(float value);
   int Best() const;
   bool empty() const { return count_ == 0; }
+  // The squared error of each candidate F, from min_frac up.
+  const std::vector<double>& errors() const { return error_; }
+  int min_frac() const { return min_frac_; }
 
  private:
   int bits_;
   int min_frac_;
+  bool unsigned_;
   std::vector<double> error_;
   uint64_t count_ = 0;
   float max_abs_ = 0;
 };
+
+// The one F of several channels (the same candidates) with the least total
+// error.
+int BestSharedFraction(const std::vector<FractionSearch>& channels);
 
 }  // namespace fxserve::quantize
 
