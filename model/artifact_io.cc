@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "model/checksum.h"
+#include "nlohmann/json.hpp"
 
 namespace fxserve::model {
 namespace {
@@ -117,6 +118,28 @@ absl::StatusOr<SafetensorsFile> OpenArtifact(const std::string& dir,
                      "'; copy or quantize the model again"));
   }
   return file;
+}
+
+absl::Status ReadWeightFormat(const std::string& path,
+                              const std::string& quantization_json, int& bits,
+                              ScaleKind& scales) {
+  const nlohmann::json q =
+      nlohmann::json::parse(quantization_json, nullptr, false);
+  const nlohmann::json b =
+      q.is_object() ? q.value("weight_bits", nlohmann::json()) : nullptr;
+  const nlohmann::json s =
+      q.is_object() ? q.value("scales", nlohmann::json()) : nullptr;
+  if (!b.is_number_integer() || (b != 8 && b != 4) || !s.is_string() ||
+      (s != "pow2" && s != "fixed")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": quantization metadata needs weight_bits 8|4 and scales "
+                     "pow2|fixed, got ",
+                     quantization_json));
+  }
+  bits = b.get<int>();
+  scales = s == "pow2" ? ScaleKind::kPow2 : ScaleKind::kFixed;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ArtifactFormat(const std::string& dir) {

@@ -104,6 +104,13 @@ absl::StatusOr<SafetensorsFile> OpenArtifact(const std::string& dir,
                                              int version,
                                              const std::string& how_to_make);
 
+// Reads weight_bits (8 or 4) and scales ("pow2" or "fixed") from the JSON
+// text of an artifact's quantization metadata; InvalidArgument naming
+// `path` otherwise.
+absl::Status ReadWeightFormat(const std::string& path,
+                              const std::string& quantization_json, int& bits,
+                              ScaleKind& scales);
+
 // The "format" metadata of dir's artifact ("" if it has none).
 absl::StatusOr<std::string> ArtifactFormat(const std::string& dir);
 

@@ -103,18 +103,11 @@ absl::StatusOr<QuantizedGpt2> LoadQuantizedGpt2(const std::string& dir) {
   if (!config.ok()) return config.status();
   q.config = *config;
   const Gpt2Config& c = q.config;
-  const Json bits = quantization.value("weight_bits", Json());
-  const Json scales = quantization.value("scales", Json());
-  if (!bits.is_number_integer() || (bits != 8 && bits != 4) ||
-      !scales.is_string() || (scales != "pow2" && scales != "fixed")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path,
-                     ": quantization metadata needs weight_bits 8|4 and scales "
-                     "pow2|fixed, got ",
-                     quantization.dump()));
+  if (absl::Status st =
+          ReadWeightFormat(path, quantization.dump(), q.weight_bits, q.scales);
+      !st.ok()) {
+    return st;
   }
-  q.weight_bits = bits.get<int>();
-  q.scales = scales == "pow2" ? ScaleKind::kPow2 : ScaleKind::kFixed;
   const Json fracs = quantization.value("activation_frac", Json::object());
   for (const auto& [name, value] : fracs.items()) {
     if (value.is_number_integer()) q.activation_frac[name] = value.get<int>();

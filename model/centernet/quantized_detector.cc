@@ -194,18 +194,11 @@ absl::StatusOr<QuantizedDetector> LoadQuantizedDetector(
         path, ": the graph or quantization metadata is not valid JSON"));
   }
   QuantizedDetector q;
-  const Json bits = quantization.value("weight_bits", Json());
-  const Json scales = quantization.value("scales", Json());
-  if (!bits.is_number_integer() || (bits != 8 && bits != 4) ||
-      (scales != "pow2" && scales != "fixed")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path,
-                     ": quantization metadata needs weight_bits 8|4 and scales "
-                     "pow2|fixed, got ",
-                     quantization.dump()));
+  if (absl::Status st =
+          ReadWeightFormat(path, quantization.dump(), q.weight_bits, q.scales);
+      !st.ok()) {
+    return st;
   }
-  q.weight_bits = bits.get<int>();
-  q.scales = scales == "pow2" ? ScaleKind::kPow2 : ScaleKind::kFixed;
   const Json fracs = quantization.value("frac", Json::object());
   for (const auto& [name, values] : fracs.items()) {
     std::vector<int>& f = q.frac[name];
