@@ -113,10 +113,12 @@ void FractionSearch::Add(float value) {
                                                     : (1LL << (bits_ - 1)) - 1);
   const double qmin = unsigned_ ? 0.0 : -qmax - 1;
   double scale = std::ldexp(1.0, min_frac_);
-  for (double& error : error_) {
-    const double q = std::clamp(Rne(value * scale), qmin, qmax);
+  for (size_t f = 0; f < error_.size(); ++f) {
+    const double code = Rne(value * scale);
+    const double q = std::clamp(code, qmin, qmax);
+    clipped_[f] += q != code;
     const double d = value - q / scale;
-    error += d * d;
+    error_[f] += d * d;
     scale *= 2;
   }
 }
@@ -128,14 +130,28 @@ int FractionSearch::Best() const {
                           error_.begin());
 }
 
-int BestSharedFraction(const std::vector<FractionSearch>& channels) {
+int FractionSearch::BestClipping(double max_clipped) const {
+  int f = Best() - min_frac_;
+  while (f > 0 && clipped_[f] > max_clipped * count_) --f;
+  return min_frac_ + f;
+}
+
+int BestSharedFraction(const std::vector<FractionSearch>& channels,
+                       double max_clipped) {
   std::vector<double> total(channels.at(0).errors().size(), 0);
+  std::vector<double> clipped(total.size(), 0);
+  double count = 0;
   for (const FractionSearch& c : channels) {
-    for (size_t f = 0; f < total.size(); ++f) total[f] += c.errors()[f];
+    for (size_t f = 0; f < total.size(); ++f) {
+      total[f] += c.errors()[f];
+      clipped[f] += static_cast<double>(c.clipped()[f]);
+    }
+    count += static_cast<double>(c.count());
   }
-  return channels[0].min_frac() +
-         static_cast<int>(std::min_element(total.begin(), total.end()) -
-                          total.begin());
+  int f = static_cast<int>(std::min_element(total.begin(), total.end()) -
+                           total.begin());
+  while (f > 0 && clipped[f] > max_clipped * count) --f;
+  return channels[0].min_frac() + f;
 }
 
 absl::StatusOr<QuantizedLinear> QuantizeLinear(

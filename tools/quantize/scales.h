@@ -87,12 +87,20 @@ class FractionSearch {
       : bits_(bits),
         min_frac_(min_frac),
         unsigned_(is_unsigned),
-        error_(max_frac - min_frac + 1, 0) {}
+        error_(max_frac - min_frac + 1, 0),
+        clipped_(error_.size(), 0) {}
   void Add(float value);
   int Best() const;
+  // Best(), or coarser until at most `max_clipped` of the values seen fall
+  // outside the grid (large activations carry the detections: clipping them
+  // costs more than the squared error says).
+  int BestClipping(double max_clipped) const;
   bool empty() const { return count_ == 0; }
-  // The squared error of each candidate F, from min_frac up.
+  // The squared error of each candidate F, from min_frac up, and the values
+  // that fell outside its grid.
   const std::vector<double>& errors() const { return error_; }
+  const std::vector<uint64_t>& clipped() const { return clipped_; }
+  uint64_t count() const { return count_; }
   int min_frac() const { return min_frac_; }
 
  private:
@@ -100,13 +108,15 @@ class FractionSearch {
   int min_frac_;
   bool unsigned_;
   std::vector<double> error_;
+  std::vector<uint64_t> clipped_;  // Values outside the grid, per F.
   uint64_t count_ = 0;
   float max_abs_ = 0;
 };
 
 // The one F of several channels (the same candidates) with the least total
 // error.
-int BestSharedFraction(const std::vector<FractionSearch>& channels);
+int BestSharedFraction(const std::vector<FractionSearch>& channels,
+                       double max_clipped = 1.0);
 
 }  // namespace fxserve::quantize
 

@@ -54,7 +54,7 @@ TEST(QuantizedDetector, FollowsTheFloatDetectorOnTheDarknetPhotos) {
               drift);
   EXPECT_EQ(missing_outside_kite, 0);
   EXPECT_GE(matched, 18);
-  EXPECT_LE(drift, 0.25f);
+  EXPECT_LE(drift, 0.18f);
 }
 
 }  // namespace
