@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -53,8 +54,17 @@ void CopyPixels(const model::image::RgbImage& image, cairo_surface_t* s) {
   cairo_surface_mark_dirty(s);
 }
 
+struct Rect {
+  double x, y, w, h;
+  bool Overlaps(const Rect& o) const {
+    return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h;
+  }
+};
+
+// Draws the box and its label; the label moves down a line at a time while
+// it would cover one already drawn (two classes on the same box).
 void DrawOne(cairo_t* cr, const model::centernet::Detection& d, double line,
-             double font_size) {
+             double font_size, std::vector<Rect>& labels) {
   const Colour c = ClassColour(d.class_id);
   cairo_set_source_rgb(cr, c.r, c.g, c.b);
   cairo_set_line_width(cr, line);
@@ -68,8 +78,18 @@ void DrawOne(cairo_t* cr, const model::centernet::Detection& d, double line,
   const double pad = font_size * 0.2;
   const double box_h = font_size + 2 * pad;
   // Above the box when there is room, else just inside its top edge.
-  const double top = d.y1 - box_h >= 0 ? d.y1 - box_h : d.y1;
-  cairo_rectangle(cr, d.x1, top, text.x_advance + 2 * pad, box_h);
+  Rect place{d.x1, d.y1 - box_h >= 0 ? d.y1 - box_h : d.y1,
+             text.x_advance + 2 * pad, box_h};
+  for (int tries = 0; tries < 8; ++tries) {
+    const bool covers =
+        std::any_of(labels.begin(), labels.end(),
+                    [&](const Rect& other) { return place.Overlaps(other); });
+    if (!covers) break;
+    place.y += box_h;
+  }
+  labels.push_back(place);
+  const double top = place.y;
+  cairo_rectangle(cr, place.x, place.y, place.w, place.h);
   cairo_fill(cr);
   const bool light = 0.299 * c.r + 0.587 * c.g + 0.114 * c.b > 0.55;
   cairo_set_source_rgb(cr, light ? 0 : 1, light ? 0 : 1, light ? 0 : 1);
@@ -101,9 +121,11 @@ absl::Status DrawDetections(
   const double size = std::max(image.width, image.height);
   const double line = std::max(2.0, size / 300);
   const double font_size = std::max(11.0, size / 45);
-  // Lowest score first, so the best box and label end on top.
-  for (auto it = detections.rbegin(); it != detections.rend(); ++it) {
-    DrawOne(cr.get(), *it, line, font_size);
+  // Best first, so the best label keeps its place; boxes are thin enough
+  // that their order does not matter.
+  std::vector<Rect> labels;
+  for (const model::centernet::Detection& d : detections) {
+    DrawOne(cr.get(), d, line, font_size, labels);
   }
   const cairo_status_t status =
       cairo_surface_write_to_png(surface.get(), png_path.c_str());
