@@ -24,3 +24,5 @@
 #include "kernels/norm/layer_norm.h"           // IWYU pragma: keep
 #include "kernels/quant/requantize.h"          // IWYU pragma: keep
 #include "kernels/residual/residual_add.h"     // IWYU pragma: keep
+#include "kernels/top/centernet_layers.h"      // IWYU pragma: keep
+#include "kernels/top/centernet_top.h"         // IWYU pragma: keep

@@ -5,9 +5,10 @@
 //                                    * w[ky][kx][i][o]      (exact; 0 pad)
 //   y[oy][ox][o]   = epilogue(acc + bias[o])                 (conv_epilogue.h)
 // Weights are HWIO, [k][k][cin][cout]; int8, or int4 codes in ap_int<4>.
-// The stem is this kernel on the 3-channel UQ(8, 0) image (in_t =
-// ap_uint<8>). For k = 1, stride 1, pointwise_conv.h is the same function
-// without the line buffer.
+// Inputs are int8 or uint8 codes (in_t); outputs int8, or uint8 (out_t =
+// uact8_t) for an unsigned tensor, or the logits' int16. The stem is this
+// kernel on the 3-channel UQ(8, 0) image (in_t = ap_uint<8>). For k = 1,
+// stride 1, pointwise_conv.h is the same function without the line buffer.
 #ifndef FXSERVE_KERNELS_CONV_CONV2D_H_
 #define FXSERVE_KERNELS_CONV_CONV2D_H_
 
@@ -23,7 +24,8 @@ namespace fxserve::kernels {
 
 // Example configuration (the detector's stem); layers define their own.
 struct Conv2dConfigExample {
-  using in_t = ap_uint<8>;     // Input code: ap_uint<8> (image) or int8.
+  using in_t = ap_uint<8>;     // Input: ap_uint<8> (image, uint8) or int8.
+  using out_t = act8_t;        // Optional (act8_t): act8_t or uact8_t.
   using weight_t = ap_int<8>;  // ap_int<8>, or ap_int<4> (int4).
   static constexpr int kHeight = 512;  // Input rows.
   static constexpr int kWidth = 512;   // Input columns.
@@ -103,8 +105,9 @@ conv_row_loop:
         for (int j = 0; j < kPe; ++j) {
 #pragma HLS UNROLL
           const int o = o0 + j;
-          y.c[o] = ConvEpilogueOne<Config::kEpilogue, Config::kScaleMode>(
-              acc[j], bias[o], shift[o], mult[o], p[o], f_y[o]);
+          y.c[o] = ConvEpilogueOne<Config::kEpilogue, Config::kScaleMode,
+                                   OutCode<Config>>(acc[j], bias[o], shift[o],
+                                                    mult[o], p[o], f_y[o]);
         }
       }
       out.write(y);

@@ -4,8 +4,9 @@
 //   acc[oy][ox][c] = sum_{ky, kx} x[oy s - pt + ky][ox s - pl + kx][c]
 //                                 * w[ky][kx][c]              (exact; 0 pad)
 //   y[oy][ox][c]   = epilogue(acc + bias[c])                  (conv_epilogue.h)
-// Weights are [k][k][c]; int8, or int4 codes in ap_int<4>. The detector
-// uses k = 3 and 5.
+// Weights are [k][k][c]; int8, or int4 codes in ap_int<4>. Inputs int8 or
+// uint8 (in_t), outputs int8 or uint8 (out_t) or the logits' int16. The
+// detector uses k = 3 and 5.
 #ifndef FXSERVE_KERNELS_CONV_DEPTHWISE_CONV2D_H_
 #define FXSERVE_KERNELS_CONV_DEPTHWISE_CONV2D_H_
 
@@ -21,6 +22,8 @@ namespace fxserve::kernels {
 
 // Example configuration; layers define their own.
 struct DepthwiseConv2dConfigExample {
+  using in_t = act8_t;                   // Optional (act8_t): or uact8_t.
+  using out_t = act8_t;                  // Optional (act8_t): or uact8_t.
   using weight_t = ap_int<8>;            // ap_int<8>, or ap_int<4> (int4).
   static constexpr int kHeight = 32;     // Input rows.
   static constexpr int kWidth = 32;      // Input columns.
@@ -36,11 +39,11 @@ template <class Config>
 using DepthwiseGeometry = SameConvGeometry<Config::kHeight, Config::kWidth,
                                            Config::kKernel, Config::kStride>;
 
-// kHeight x kWidth int8 pixels in, ceil(H / s) x ceil(W / s) pixels out,
-// both in raster order. p and f_y (P and F(y) per channel) are read only
-// by kHardSwish, mult only by kFixed builds.
+// kHeight x kWidth pixels in, ceil(H / s) x ceil(W / s) pixels out, both
+// in raster order. p and f_y (P and F(y) per channel) are read only by
+// kHardSwish, mult only by kFixed builds.
 template <class Config>
-void DepthwiseConv2d(PixelStream<act8_t, Config::kChannels>& in,
+void DepthwiseConv2d(PixelStream<InCode<Config>, Config::kChannels>& in,
                      const typename Config::weight_t
                          w[Config::kKernel][Config::kKernel][Config::kChannels],
                      const conv_bias_t bias[Config::kChannels],
@@ -55,12 +58,13 @@ void DepthwiseConv2d(PixelStream<act8_t, Config::kChannels>& in,
   constexpr int kPe = Config::kPe;
   static_assert(Config::kStride == 1 || Config::kStride == 2, "stride 1 or 2");
   static_assert(kC % kPe == 0, "kChannels must be a multiple of kPe");
-  static_assert(Config::weight_t::width <= 8, "8- or 4-bit weights");
+  static_assert(Config::weight_t::width <= 8 && InCode<Config>::width <= 8,
+                "8-bit activations, 8- or 4-bit weights");
 #pragma HLS ARRAY_PARTITION variable = w complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = w complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = w cyclic factor = kPe dim = 3
 
-  ConvLineBuffer<act8_t, kC, Geometry> lines;
+  ConvLineBuffer<InCode<Config>, kC, Geometry> lines;
 dw_row_loop:
   for (int oy = 0; oy < Geometry::kOutHeight; ++oy) {
     lines.FillFor(in, oy);
@@ -81,8 +85,9 @@ dw_row_loop:
               acc += lines.Tap(oy, ox, ky, kx, c) * w[ky][kx][c];
             }
           }
-          y.c[c] = ConvEpilogueOne<Config::kEpilogue, Config::kScaleMode>(
-              acc, bias[c], shift[c], mult[c], p[c], f_y[c]);
+          y.c[c] = ConvEpilogueOne<Config::kEpilogue, Config::kScaleMode,
+                                   OutCode<Config>>(acc, bias[c], shift[c],
+                                                    mult[c], p[c], f_y[c]);
         }
       }
       out.write(y);

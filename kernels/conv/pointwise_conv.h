@@ -2,8 +2,9 @@
 //   acc[o] = sum_i x[i] * w[i][o]   (exact)
 //   y[o]   = epilogue(acc[o] + bias[o])   (conv_epilogue.h)
 // Weights are HWIO with H = W = 1, i.e. [cin][cout]; int8, or int4 codes
-// -8..7 held in ap_int<4>. A 1 x 1 conv needs no line buffer: each input
-// pixel gives one output pixel. PointwiseAccumulate is also the squeeze-
+// -8..7 held in ap_int<4>. Inputs int8 or uint8 (in_t), outputs int8 or
+// uint8 (out_t) or the logits' int16. A 1 x 1 conv needs no line buffer: each
+// input pixel gives one output pixel. PointwiseAccumulate is also the squeeze-
 // excite block's two 1 x 1 convs on its mean vector.
 #ifndef FXSERVE_KERNELS_CONV_POINTWISE_CONV_H_
 #define FXSERVE_KERNELS_CONV_POINTWISE_CONV_H_
@@ -19,6 +20,7 @@ namespace fxserve::kernels {
 // Example configuration; layers define their own.
 struct PointwiseConvConfigExample {
   using in_t = act8_t;                // Input code: ap_int<8>, or ap_uint<8>.
+  using out_t = act8_t;               // Optional (act8_t): or uact8_t.
   using weight_t = ap_int<8>;         // ap_int<8>, or ap_int<4> (int4).
   static constexpr int kHeight = 32;  // Map rows.
   static constexpr int kWidth = 32;   // Map columns.
@@ -81,8 +83,9 @@ pw_out_loop:
   for (int o = 0; o < Config::kOutChannels; ++o) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = Config::kPe
-    y[o] = ConvEpilogueOne<Config::kEpilogue, Config::kScaleMode>(
-        acc[o], bias[o], shift[o], mult[o], p[o], f_y[o]);
+    y[o] =
+        ConvEpilogueOne<Config::kEpilogue, Config::kScaleMode, OutCode<Config>>(
+            acc[o], bias[o], shift[o], mult[o], p[o], f_y[o]);
   }
 }
 

@@ -1,7 +1,9 @@
 // Channel concat followed by relu (kernels/detect/NUMERICS.md, "Concat +
 // relu"): the channels of a, then those of b, each
 //   max(requant_8(v, F(v) - F(y)), 0)
-// with v's channel's F(v) and the output channel's F(y).
+// with v's channel's F(v) and the output channel's F(y); a, b and y are
+// int8 or uint8 (the config's a_t, b_t, out_t; requant_8 is into y's
+// range, and the quantizer makes every concat output uint8).
 // The quantizer gives both inputs the output's F, which makes this a copy
 // and a relu, but the kernel takes the general form so that a model
 // calibrated otherwise is still computed as the contract says.
@@ -17,6 +19,9 @@ namespace fxserve::kernels::detect {
 
 // Example configuration; layers define their own.
 struct ConcatReluConfigExample {
+  using a_t = uact8_t;    // Optional (act8_t): act8_t or uact8_t.
+  using b_t = uact8_t;    // Optional (act8_t).
+  using out_t = uact8_t;  // Optional (act8_t).
   static constexpr int kHeight = 32;
   static constexpr int kWidth = 32;
   static constexpr int kChannelsA = 128;  // First input's channels.
@@ -24,23 +29,29 @@ struct ConcatReluConfigExample {
   static constexpr int kPe = 8;           // Channels per cycle (unroll).
 };
 
-// One element: v from Q(8, F(v)) into Q(8, F(y)), negative codes to 0.
-inline act8_t ConcatReluOne(const act8_t& v, const conv_shift_t& shift) {
+// One element: v from (U)Q(8, F(v)) into (U)Q(8, F(y)), negative codes
+// to 0.
+template <class Out = act8_t, class In = act8_t>
+Out ConcatReluOne(const In& v, const conv_shift_t& shift) {
 #pragma HLS INLINE
-  const act8_t y = Requant<act8_t>(v, shift);
-  return y < 0 ? act8_t(0) : y;
+  const Out y = Requant<Out>(v, shift);
+  return y < 0 ? Out(0) : y;
 }
 
 // kHeight x kWidth pixels of a and of b in, as many of y (kChannelsA +
 // kChannelsB channels) out. Registers: F(a), F(b) and F(y) per channel.
 template <class Config>
-void ConcatRelu(
-    PixelStream<act8_t, Config::kChannelsA>& a,
-    PixelStream<act8_t, Config::kChannelsB>& b,
-    const frac_reg_t f_a[Config::kChannelsA],
-    const frac_reg_t f_b[Config::kChannelsB],
-    const frac_reg_t f_y[Config::kChannelsA + Config::kChannelsB],
-    PixelStream<act8_t, Config::kChannelsA + Config::kChannelsB>& out) {
+void ConcatRelu(PixelStream<ACode<Config>, Config::kChannelsA>& a,
+                PixelStream<BCode<Config>, Config::kChannelsB>& b,
+                const frac_reg_t f_a[Config::kChannelsA],
+                const frac_reg_t f_b[Config::kChannelsB],
+                const frac_reg_t f_y[Config::kChannelsA + Config::kChannelsB],
+                PixelStream<OutCode<Config>,
+                            Config::kChannelsA + Config::kChannelsB>& out) {
+  using a_t = ACode<Config>;
+  using b_t = BCode<Config>;
+  using out_t = OutCode<Config>;
+  static_assert(a_t::width == 8 && b_t::width == 8, "8-bit codes");
   constexpr int kA = Config::kChannelsA;
   constexpr int kB = Config::kChannelsB;
   conv_shift_t shift[kA + kB];
@@ -57,20 +68,20 @@ concat_shift_b_loop:
   }
 concat_pixel_loop:
   for (int i = 0; i < Config::kHeight * Config::kWidth; ++i) {
-    const Pixel<act8_t, kA> x = a.read();
-    const Pixel<act8_t, kB> w = b.read();
-    Pixel<act8_t, kA + kB> y;
+    const Pixel<a_t, kA> x = a.read();
+    const Pixel<b_t, kB> w = b.read();
+    Pixel<out_t, kA + kB> y;
   concat_a_loop:
     for (int c = 0; c < kA; ++c) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = Config::kPe
-      y.c[c] = ConcatReluOne(x.c[c], shift[c]);
+      y.c[c] = ConcatReluOne<out_t>(x.c[c], shift[c]);
     }
   concat_b_loop:
     for (int c = 0; c < kB; ++c) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = Config::kPe
-      y.c[kA + c] = ConcatReluOne(w.c[c], shift[kA + c]);
+      y.c[kA + c] = ConcatReluOne<out_t>(w.c[c], shift[kA + c]);
     }
     out.write(y);
   }

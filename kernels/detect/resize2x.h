@@ -4,7 +4,9 @@
 // weights (in halves) 2 - (oy & 1) and oy & 1, columns likewise;
 //   acc = sum x[i][j] wy_i wx_j     (exact, scale 2^-(F(x) + 2))
 //   y   = requant_8(acc, F(x) + 2 - F(y)), with channel c's F(x) and F(y).
-// Two input rows are held: output rows 2i and 2i + 1 need rows i and i + 1.
+// x and y are int8 or uint8 (the config's in_t, out_t; requant_8 is into
+// y's range). Two input rows are held: output rows 2i and 2i + 1 need rows
+// i and i + 1.
 #ifndef FXSERVE_KERNELS_DETECT_RESIZE2X_H_
 #define FXSERVE_KERNELS_DETECT_RESIZE2X_H_
 
@@ -17,27 +19,32 @@ namespace fxserve::kernels::detect {
 
 // Example configuration; layers define their own.
 struct Resize2xConfigExample {
+  using in_t = act8_t;                  // Optional (act8_t): or uact8_t.
+  using out_t = act8_t;                 // Optional (act8_t): or uact8_t.
   static constexpr int kHeight = 16;    // Input rows (output: 2 kHeight).
   static constexpr int kWidth = 16;     // Input columns.
   static constexpr int kChannels = 96;  // A multiple of kPe.
   static constexpr int kPe = 8;         // Channels computed in parallel.
 };
 
-using resize_acc_t = ap_int<11>;  // |acc| <= 4 * 128.
+using resize_acc_t = ap_int<11>;  // -4 * 128 <= acc <= 4 * 255.
 
 // kHeight x kWidth pixels in, 2 kHeight x 2 kWidth out, raster order.
 // Registers: F(x) and F(y) per channel.
 template <class Config>
-void Resize2x(PixelStream<act8_t, Config::kChannels>& in,
+void Resize2x(PixelStream<InCode<Config>, Config::kChannels>& in,
               const frac_reg_t f_x[Config::kChannels],
               const frac_reg_t f_y[Config::kChannels],
-              PixelStream<act8_t, Config::kChannels>& out) {
+              PixelStream<OutCode<Config>, Config::kChannels>& out) {
+  using in_t = InCode<Config>;
+  using out_t = OutCode<Config>;
+  static_assert(in_t::width == 8, "8-bit codes");
   constexpr int kH = Config::kHeight;
   constexpr int kW = Config::kWidth;
   constexpr int kC = Config::kChannels;
   static_assert(kC % Config::kPe == 0, "kChannels must be a multiple of kPe");
   // Row i in slot i & 1.
-  act8_t rows[2][kW][kC];
+  in_t rows[2][kW][kC];
 #pragma HLS ARRAY_PARTITION variable = rows complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = rows cyclic factor = 2 dim = 2
   conv_shift_t shift[kC];
@@ -51,7 +58,7 @@ resize_shift_loop:
 resize_first_row_loop:
   for (int j = 0; j < kW; ++j) {
 #pragma HLS PIPELINE II = 1
-    const Pixel<act8_t, kC> x = in.read();
+    const Pixel<in_t, kC> x = in.read();
   resize_first_store_loop:
     for (int c = 0; c < kC; ++c) rows[0][j][c] = x.c[c];
   }
@@ -61,7 +68,7 @@ resize_row_loop:
     resize_read_loop:
       for (int j = 0; j < kW; ++j) {
 #pragma HLS PIPELINE II = 1
-        const Pixel<act8_t, kC> x = in.read();
+        const Pixel<in_t, kC> x = in.read();
       resize_store_loop:
         for (int c = 0; c < kC; ++c) rows[(i + 1) & 1][j][c] = x.c[c];
       }
@@ -75,7 +82,7 @@ resize_row_loop:
         const int j0 = ox >> 1;
         const int fx = ox & 1;
         const int j1 = j0 + 1 < kW ? j0 + 1 : j0;
-        Pixel<act8_t, kC> y;
+        Pixel<out_t, kC> y;
       resize_channel_loop:
         for (int c = 0; c < kC; ++c) {
 #pragma HLS PIPELINE II = 1
@@ -86,7 +93,7 @@ resize_row_loop:
           const resize_acc_t bottom =
               rows[s1][j0][c] * (2 - fx) + rows[s1][j1][c] * fx;
           const resize_acc_t acc = top * (2 - fy) + bottom * fy;
-          y.c[c] = Requant<act8_t>(acc, shift[c]);
+          y.c[c] = Requant<out_t>(acc, shift[c]);
         }
         out.write(y);
       }

@@ -9,11 +9,16 @@
 //      hard-sigmoid g = min(max(z + (3 << P), 0), 6 << P) * 2730 at
 //      2^-(P + 14), or sigmoid g = sigmoid(z) (sigmoid.h) at 2^-15;
 //   4. y = requant_8(x * g[c], F(x) + G - F(y)), G = P + 14 or 15.
+// x, m, r and y are each int8 or uint8 (the config's in_t, mean_t,
+// squeeze_t, out_t); sat_8 and requant_8 are into the range of the tensor
+// written (the quantizer makes r uint8, and x, m, y uint8 together).
 #ifndef FXSERVE_KERNELS_DETECT_SQUEEZE_EXCITE_H_
 #define FXSERVE_KERNELS_DETECT_SQUEEZE_EXCITE_H_
 
 #include <ap_int.h>
 #include <hls_stream.h>
+
+#include <type_traits>
 
 #include "kernels/conv/conv_epilogue.h"
 #include "kernels/conv/feature_map.h"
@@ -29,6 +34,10 @@ enum class SeGate {
 
 // Example configuration; layers define their own.
 struct SqueezeExciteConfigExample {
+  using in_t = act8_t;         // Optional (act8_t): x, act8_t or uact8_t.
+  using mean_t = act8_t;       // Optional (act8_t): m.
+  using squeeze_t = uact8_t;   // Optional (act8_t): r, the relu'd reduction.
+  using out_t = act8_t;        // Optional (act8_t): y.
   using weight_t = ap_int<8>;  // Both 1 x 1 convs: ap_int<8> or ap_int<4>.
   static constexpr int kHeight = 64;
   static constexpr int kWidth = 64;
@@ -41,11 +50,39 @@ struct SqueezeExciteConfigExample {
 
 using se_gate_t = ap_uint<27>;  // g: at most (6 << 12) * 2730 < 2^27.
 
+namespace se_internal {
+
+template <class Config, class = void>
+struct MeanOf {
+  using type = act8_t;
+};
+template <class Config>
+struct MeanOf<Config, std::void_t<typename Config::mean_t>> {
+  using type = typename Config::mean_t;
+};
+template <class Config, class = void>
+struct SqueezeOf {
+  using type = act8_t;
+};
+template <class Config>
+struct SqueezeOf<Config, std::void_t<typename Config::squeeze_t>> {
+  using type = typename Config::squeeze_t;
+};
+
+}  // namespace se_internal
+
+// A config's mean_t and squeeze_t, act8_t when absent (in_t and out_t:
+// feature_map.h's InCode and OutCode).
+template <class Config>
+using SeMeanCode = typename se_internal::MeanOf<Config>::type;
+template <class Config>
+using SeSqueezeCode = typename se_internal::SqueezeOf<Config>::type;
+
 // The two 1 x 1 convs' accumulations (pointwise_conv.h): reducing, C -> C',
 // and expanding, C' -> C.
 template <class Config>
 struct SeReduceConvConfig {
-  using in_t = act8_t;
+  using in_t = SeMeanCode<Config>;
   using weight_t = typename Config::weight_t;
   static constexpr int kInChannels = Config::kChannels;
   static constexpr int kOutChannels = Config::kSqueezeChannels;
@@ -53,7 +90,7 @@ struct SeReduceConvConfig {
 };
 template <class Config>
 struct SeExpandConvConfig {
-  using in_t = act8_t;
+  using in_t = SeSqueezeCode<Config>;
   using weight_t = typename Config::weight_t;
   static constexpr int kInChannels = Config::kSqueezeChannels;
   static constexpr int kOutChannels = Config::kChannels;
@@ -68,15 +105,16 @@ constexpr int Log2(int n) { return n <= 1 ? 0 : 1 + Log2(n / 2); }
 }  // namespace se_internal
 
 // Step 1 for one channel: the exact mean of kCount codes summing to sum,
-// from Q(8, F(x)) into Q(8, F(m)), rounded once (F in kFracMin..kFracMax).
-template <int kCount>
-act8_t SeMean(const conv_acc_t& sum, const frac_reg_t& f_x,
-              const frac_reg_t& f_m) {
+// from Q(8, F(x)) into Q(8, F(m)) (Out = uact8_t: UQ(8, F(m))), rounded
+// once (F in kFracMin..kFracMax).
+template <int kCount, class Out = act8_t>
+Out SeMean(const conv_acc_t& sum, const frac_reg_t& f_x,
+           const frac_reg_t& f_m) {
 #pragma HLS INLINE
   const int d = f_x.to_int() - f_m.to_int();  // b - a.
   if constexpr (se_internal::IsPow2(kCount)) {
     // S 2^a / (2^n 2^b) = S / 2^(n + b - a).
-    return Requant<act8_t>(sum, conv_shift_t(se_internal::Log2(kCount) + d));
+    return Requant<Out>(sum, conv_shift_t(se_internal::Log2(kCount) + d));
   } else {
     // num / den with num = S 2^a, den = H W 2^b; floor, then ties to even.
     using wide_t = ap_int<conv_acc_t::width + kFracSpan + 2>;
@@ -92,9 +130,9 @@ act8_t SeMean(const conv_acc_t& sum, const frac_reg_t& f_x,
     }
     const wide_t twice = rest << 1;
     if (twice > den || (twice == den && q[0] == 1)) q += 1;
-    if (q > 127) return act8_t(127);
-    if (q < -128) return act8_t(-128);
-    return act8_t(q);
+    if (q > CodeTraits<Out>::kMax) return Out(CodeTraits<Out>::kMax);
+    if (q < CodeTraits<Out>::kMin) return Out(CodeTraits<Out>::kMin);
+    return Out(q);
   }
 }
 
@@ -129,26 +167,29 @@ void SeGates(const conv_acc_t sum[Config::kChannels],
              const frac_reg_t f_m[Config::kChannels],
              const frac_reg_t p[Config::kChannels],
              se_gate_t g[Config::kChannels]) {
+  using mean_t = SeMeanCode<Config>;
+  using squeeze_t = SeSqueezeCode<Config>;
   constexpr int kC = Config::kChannels;
   constexpr int kSq = Config::kSqueezeChannels;
   constexpr ScaleMode kMode = Config::kScaleMode;
   static_assert(kC % Config::kPe == 0 && kSq % Config::kPe == 0,
                 "channel counts must be multiples of kPe");
-  act8_t m[kC];
-  act8_t r[kSq];
+  mean_t m[kC];
+  squeeze_t r[kSq];
   conv_acc_t acc_r[kSq];
   conv_acc_t acc_z[kC];
 se_mean_loop:
   for (int c = 0; c < kC; ++c) {
 #pragma HLS PIPELINE II = 1
-    m[c] = SeMean<Config::kHeight * Config::kWidth>(sum[c], f_x[c], f_m[c]);
+    m[c] = SeMean<Config::kHeight * Config::kWidth, mean_t>(sum[c], f_x[c],
+                                                            f_m[c]);
   }
   PointwiseAccumulate<SeReduceConvConfig<Config>>(m, w_r, acc_r);
 se_reduce_loop:
   for (int o = 0; o < kSq; ++o) {
 #pragma HLS PIPELINE II = 1
     // Relu needs neither P nor F(y).
-    r[o] = ConvEpilogueOne<ConvEpilogue::kRelu, kMode>(
+    r[o] = ConvEpilogueOne<ConvEpilogue::kRelu, kMode, squeeze_t>(
         acc_r[o], bias_r[o], shift_r[o], mult_r[o], frac_reg_t(0),
         frac_reg_t(0));
   }
@@ -181,7 +222,7 @@ conv_shift_t SeOutShift(const frac_reg_t& f_x, const frac_reg_t& p,
 // Registers as for SeGates, and F(y) per channel.
 template <class Config>
 void SqueezeExcite(
-    PixelStream<act8_t, Config::kChannels>& in,
+    PixelStream<InCode<Config>, Config::kChannels>& in,
     const typename Config::weight_t w_r[Config::kChannels]
                                        [Config::kSqueezeChannels],
     const conv_bias_t bias_r[Config::kSqueezeChannels],
@@ -196,10 +237,14 @@ void SqueezeExcite(
     const frac_reg_t f_m[Config::kChannels],
     const frac_reg_t p[Config::kChannels],
     const frac_reg_t f_y[Config::kChannels],
-    act8_t frame[Config::kHeight * Config::kWidth][Config::kChannels],
-    PixelStream<act8_t, Config::kChannels>& out) {
+    InCode<Config> frame[Config::kHeight * Config::kWidth][Config::kChannels],
+    PixelStream<OutCode<Config>, Config::kChannels>& out) {
+  using in_t = InCode<Config>;
+  using out_t = OutCode<Config>;
   constexpr int kC = Config::kChannels;
   constexpr int kPixels = Config::kHeight * Config::kWidth;
+  static_assert(in_t::width == 8, "8-bit codes");
+  // 2^23 sums of codes within -128 .. 255 stay inside 32 bits.
   static_assert(kPixels <= (1 << 23), "conv_acc_t holds the channel sums");
   conv_acc_t sum[kC];
   se_gate_t g[kC];
@@ -215,7 +260,7 @@ se_init_loop:
   }
 se_read_loop:
   for (int i = 0; i < kPixels; ++i) {
-    const Pixel<act8_t, kC> x = in.read();
+    const Pixel<in_t, kC> x = in.read();
   se_sum_loop:
     for (int c = 0; c < kC; ++c) {
 #pragma HLS PIPELINE II = 1
@@ -233,12 +278,12 @@ se_shift_loop:
   }
 se_write_loop:
   for (int i = 0; i < kPixels; ++i) {
-    Pixel<act8_t, kC> y;
+    Pixel<out_t, kC> y;
   se_scale_loop:
     for (int c = 0; c < kC; ++c) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = Config::kPe
-      y.c[c] = Requant<act8_t>(frame[i][c] * g[c], out_shift[c]);
+      y.c[c] = Requant<out_t>(frame[i][c] * g[c], out_shift[c]);
     }
     out.write(y);
   }

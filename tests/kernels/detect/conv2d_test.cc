@@ -4,7 +4,7 @@
 // the map, the stem's UQ(8, 0) image input, int8 and int4 weights, both
 // scale modes and every epilogue, with full-range values (saturation) and
 // small ones (rounding ties); hard-swish's P and F(y) per channel or per
-// tensor.
+// tensor; uint8 inputs and outputs (the contract's unsigned tensors).
 #include "kernels/conv/conv2d.h"
 
 #include <gtest/gtest.h>
@@ -91,9 +91,10 @@ void CheckConfig(unsigned seed, int trials = 4) {
   for (int t = 0; t < trials; ++t) {
     for (Values values : {Values::kFull, Values::kSmall}) {
       // Trial 0: P and F(y) per tensor, as NUMERICS.md states them.
-      const ConvCase c = MakeConvCase(rng, shape, Config::kEpilogue,
-                                      Config::kScaleMode, Config::kWeightBits,
-                                      Config::kImageInput, values, t == 0);
+      ConvCase c = MakeConvCase(rng, shape, Config::kEpilogue,
+                                Config::kScaleMode, Config::kWeightBits,
+                                Config::kImageInput, values, t == 0);
+      c.out = CodesOf<OutCode<Config>>();
       const std::vector<int64_t> want = ConvRef(c);
       const std::vector<int64_t> got = RunConv2d<Config>(c);
       ExpectSameMap(got, want, shape.OutW(), shape.cout,
@@ -132,6 +133,22 @@ TEST(Conv2d, StrideTwoSamePadding) {
   CheckConfig<Cfg<3, 2, 2, 2, 5, 2, E::kRelu, M::kPow2, 8>>(21);
   CheckConfig<Cfg<7, 7, 1, 3, 3, 2, E::kHardSwish, M::kFixed, 4, false, 3>>(22);
   CheckConfig<Cfg<6, 9, 3, 4, 3, 2, E::kLogits, M::kFixed, 8>>(23);
+  ExpectTiesAndSaturation();
+}
+
+TEST(Conv2d, Uint8InputsAndOutputs) {
+  RefCoverage().Reset();
+  // kImage = true: uint8 input codes 0 .. 255, here a relu'd tensor.
+  CheckConfig<WithCodes<Cfg<7, 6, 4, 6, 3, 1, E::kNone, M::kPow2, 8, true, 2>,
+                        ap_uint<8>, uact8_t>>(40);
+  CheckConfig<WithCodes<Cfg<6, 5, 3, 4, 5, 2, E::kRelu, M::kFixed, 4, true, 4>,
+                        ap_uint<8>, uact8_t>>(41);
+  CheckConfig<WithCodes<Cfg<5, 7, 2, 4, 3, 2, E::kHardSwish, M::kFixed, 8>,
+                        ap_int<8>, uact8_t>>(42);
+  CheckConfig<WithCodes<Cfg<4, 4, 3, 2, 3, 1, E::kNone, M::kFixed, 8, true>,
+                        ap_uint<8>, act8_t>>(43);
+  CheckConfig<WithCodes<Cfg<4, 3, 2, 3, 3, 1, E::kLogits, M::kPow2, 8, true, 1>,
+                        ap_uint<8>, uact8_t>>(44);
   ExpectTiesAndSaturation();
 }
 

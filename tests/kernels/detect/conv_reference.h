@@ -29,9 +29,24 @@ struct ConvCase {
   std::vector<int64_t> x;  // [h][w][cin].
   std::vector<int64_t> w;  // [k][k][cin][cout], depthwise [k][k][c].
   ChannelRegs regs;
-  std::vector<int64_t> p;    // P per output channel (hard-swish).
-  std::vector<int64_t> f_y;  // F(y) per output channel (hard-swish).
+  std::vector<int64_t> p;      // P per output channel (hard-swish).
+  std::vector<int64_t> f_y;    // F(y) per output channel (hard-swish).
+  CodeRange out = kInt8Codes;  // The output tensor's (not for logits).
 };
+
+// A test config with the unit's optional code types set: In for in_t (a
+// conv's input), Out for out_t (its int8 / uint8 output).
+template <class Base, class In, class Out>
+struct WithCodes : Base {
+  using in_t = In;
+  using out_t = Out;
+};
+
+// The range of an 8-bit code type.
+template <class T>
+constexpr CodeRange CodesOf() {
+  return CodeTraits<T>::kUnsigned ? kUint8Codes : kInt8Codes;
+}
 
 // acc[oy][ox][o], exact, padded inputs 0.
 inline std::vector<int64_t> ConvAccRef(const ConvShape& g,
@@ -145,7 +160,8 @@ inline std::vector<int64_t> ConvRef(const ConvCase& c) {
     const int o = static_cast<int>(i % c.shape.cout);
     y[i] = EpilogueRef(c.epilogue, c.mode, acc[i], c.regs.bias[o],
                        static_cast<int>(c.regs.shift[o]), c.regs.mult[o],
-                       static_cast<int>(c.p[o]), static_cast<int>(c.f_y[o]));
+                       static_cast<int>(c.p[o]), static_cast<int>(c.f_y[o]),
+                       c.out);
   }
   return y;
 }

@@ -2,7 +2,8 @@
 // contract's integer definition: k = 3 and 5, strides 1 and 2 on odd and
 // even sizes (SAME padding on both sides, maps narrower than the kernel, a
 // single pixel), int8 and int4 weights, both scale modes, every epilogue,
-// full-range values (saturation) and small ones (rounding ties).
+// full-range values (saturation) and small ones (rounding ties); uint8
+// inputs and outputs (the contract's unsigned tensors).
 #include "kernels/conv/depthwise_conv2d.h"
 
 #include <gtest/gtest.h>
@@ -66,7 +67,7 @@ std::vector<int64_t> RunDepthwise(const ConvCase& c) {
   FillRegs<kC>(c.regs, b->bias, b->shift, b->mult);
   FillFracs<kC>(c.p, b->p);
   FillFracs<kC>(c.f_y, b->f_y);
-  PixelStream<act8_t, kC> in;
+  PixelStream<InCode<Config>, kC> in;
   PushMap(c.x, in);
   PixelStream<ConvOut<Config>, kC> out;
   DepthwiseConv2d<Config>(in, b->w, b->bias, b->shift, b->mult, b->p, b->f_y,
@@ -81,9 +82,11 @@ void CheckConfig(unsigned seed, int trials = 4) {
   const ConvShape shape = ShapeOf<Config>();
   for (int t = 0; t < trials; ++t) {
     for (Values values : {Values::kFull, Values::kSmall}) {
-      const ConvCase c =
+      ConvCase c =
           MakeConvCase(rng, shape, Config::kEpilogue, Config::kScaleMode,
-                       Config::kWeightBits, false, values, t == 0);
+                       Config::kWeightBits,
+                       CodeTraits<InCode<Config>>::kUnsigned, values, t == 0);
+      c.out = CodesOf<OutCode<Config>>();
       ExpectSameMap(RunDepthwise<Config>(c), ConvRef(c), shape.OutW(),
                     shape.cout,
                     "trial " + std::to_string(t) +
@@ -116,6 +119,27 @@ TEST(DepthwiseConv2d, FiveByFive) {
   ExpectTiesAndSaturation();
 }
 
+TEST(DepthwiseConv2d, Uint8InputsAndOutputs) {
+  RefCoverage().Reset();
+  // The backbone's relu blocks: uint8 in, relu into uint8.
+  CheckConfig<WithCodes<Cfg<7, 8, 8, 3, 1, E::kRelu, M::kFixed, 8, 4>, uact8_t,
+                        uact8_t>>(20);
+  CheckConfig<WithCodes<Cfg<8, 7, 4, 3, 2, E::kRelu, M::kPow2, 4, 2>, uact8_t,
+                        uact8_t>>(21);
+  CheckConfig<WithCodes<Cfg<9, 9, 6, 5, 2, E::kRelu, M::kFixed, 4, 3>, uact8_t,
+                        uact8_t>>(22);
+  // The head: uint8 in, int8 out; and int8 in, uint8 out.
+  CheckConfig<
+      WithCodes<Cfg<6, 5, 4, 5, 1, E::kNone, M::kPow2, 8, 2>, uact8_t, act8_t>>(
+      23);
+  CheckConfig<
+      WithCodes<Cfg<5, 6, 3, 3, 1, E::kNone, M::kFixed, 8>, act8_t, uact8_t>>(
+      24);
+  CheckConfig<WithCodes<Cfg<4, 5, 4, 3, 2, E::kHardSwish, M::kPow2, 8, 4>,
+                        uact8_t, uact8_t>>(25);
+  ExpectTiesAndSaturation();
+}
+
 TEST(DepthwiseConv2d, ExtremeCodesDoNotOverflow) {
   using C = Cfg<3, 4, 2, 5, 1, E::kHardSwish, M::kFixed, 8>;
   ConvCase c;
@@ -134,6 +158,13 @@ TEST(DepthwiseConv2d, ExtremeCodesDoNotOverflow) {
       ExpectSameMap(RunDepthwise<C>(c), ConvRef(c), 4, 2, "extremes");
     }
   }
+  // uint8 inputs at 255 under the most negative weights.
+  using U = WithCodes<C, uact8_t, uact8_t>;
+  c.x.assign(3 * 4 * 2, 255);
+  c.out = kUint8Codes;
+  c.p = {3, 12};
+  c.f_y = {0, 16};
+  ExpectSameMap(RunDepthwise<U>(c), ConvRef(c), 4, 2, "uint8 extremes");
 }
 
 }  // namespace

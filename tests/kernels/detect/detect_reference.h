@@ -76,6 +76,27 @@ inline int64_t RequantRef(Int128 c, int s, int bits) {
   return Sat(c * (Int128{1} << -s), bits);
 }
 
+// The codes of an 8-bit tensor: int8, or uint8 for the tensors the
+// contract lists as unsigned (requant_8 then saturates to 0 .. 255).
+struct CodeRange {
+  int64_t least, most;
+};
+inline constexpr CodeRange kInt8Codes{-128, 127};
+inline constexpr CodeRange kUint8Codes{0, 255};
+
+// sat(v) into r.
+inline int64_t SatTo(Int128 v, CodeRange r) {
+  if (v > r.most || v < r.least) ++RefCoverage().saturated;
+  return static_cast<int64_t>(std::clamp<Int128>(v, r.least, r.most));
+}
+
+// requant_8(c, s) into r: sat(rne(c / 2^s)) for s > 0, sat(c * 2^-s) else.
+inline int64_t RequantTo(Int128 c, int s, CodeRange r) {
+  ++RefCoverage().rounded;
+  if (s > 0) return SatTo(RneDiv(c, Int128{1} << s), r);
+  return SatTo(c * (Int128{1} << -s), r);
+}
+
 // mul(c): c for pow2 builds, c * m_o for fixed ones.
 inline Int128 MulRef(Int128 sum, int64_t mult, ScaleMode mode) {
   return mode == ScaleMode::kFixed ? sum * mult : sum;
@@ -86,20 +107,21 @@ inline int64_t Relu6Plus3Ref(int64_t h, int p) {
   return std::clamp<int64_t>(h + (int64_t{3} << p), 0, int64_t{6} << p);
 }
 
-// The conv epilogues, on the exact accumulator.
+// The conv epilogues, on the exact accumulator; `out` is the output
+// tensor's range (logits are 16 bits whatever it is).
 inline int64_t EpilogueRef(ConvEpilogue epilogue, ScaleMode mode, int64_t acc,
                            int64_t bias, int shift, int64_t mult, int p,
-                           int f_y) {
+                           int f_y, CodeRange out = kInt8Codes) {
   const Int128 v = MulRef(Int128{acc} + bias, mult, mode);
   switch (epilogue) {
     case ConvEpilogue::kNone:
-      return RequantRef(v, shift, 8);
+      return RequantTo(v, shift, out);
     case ConvEpilogue::kRelu:
-      return std::max<int64_t>(RequantRef(v, shift, 8), 0);
+      return std::max<int64_t>(RequantTo(v, shift, out), 0);
     case ConvEpilogue::kHardSwish: {
       const int64_t h = RequantRef(v, shift, 16);
       const int64_t r = Relu6Plus3Ref(h, p);
-      return RequantRef(Int128{h} * r * 2730, 2 * p + 14 - f_y, 8);
+      return RequantTo(Int128{h} * r * 2730, 2 * p + 14 - f_y, out);
     }
     case ConvEpilogue::kLogits:
       return RequantRef(v, shift, 16);

@@ -1,7 +1,8 @@
 // 1 x 1 convolution (kernels/conv/pointwise_conv.h) against the contract's
 // integer definition, and against the full conv kernel with k = 1: int8 and
 // UQ(8, 0) inputs, int8 and int4 weights, both scale modes, every
-// epilogue, the model's widest input (720 channels), odd channel counts.
+// epilogue, the model's widest input (720 channels), odd channel counts;
+// uint8 inputs and outputs (the contract's unsigned tensors).
 #include "kernels/conv/pointwise_conv.h"
 
 #include <gtest/gtest.h>
@@ -99,9 +100,10 @@ void CheckConfig(unsigned seed, int trials = 4) {
   const ConvShape shape = ShapeOf<Config>();
   for (int t = 0; t < trials; ++t) {
     for (Values values : {Values::kFull, Values::kSmall}) {
-      const ConvCase c = MakeConvCase(rng, shape, Config::kEpilogue,
-                                      Config::kScaleMode, Config::kWeightBits,
-                                      Config::kImageInput, values, t == 0);
+      ConvCase c = MakeConvCase(rng, shape, Config::kEpilogue,
+                                Config::kScaleMode, Config::kWeightBits,
+                                Config::kImageInput, values, t == 0);
+      c.out = CodesOf<OutCode<Config>>();
       const std::vector<int64_t> want = ConvRef(c);
       const std::string what = "trial " + std::to_string(t) +
                                (values == Values::kSmall ? " small" : " full");
@@ -130,6 +132,25 @@ TEST(PointwiseConv, EveryEpilogueAndScaleMode) {
 TEST(PointwiseConv, ImageInput) {
   CheckConfig<Cfg<2, 2, 3, 4, E::kRelu, M::kFixed, 4, 2, true>>(10);
   CheckConfig<Cfg<3, 1, 3, 8, E::kNone, M::kPow2, 8, 8, true>>(11);
+}
+
+TEST(PointwiseConv, Uint8InputsAndOutputs) {
+  RefCoverage().Reset();
+  // The head's 1 x 1 convs into a concat: int8 or uint8 in, uint8 out.
+  CheckConfig<WithCodes<Cfg<3, 4, 18, 16, E::kNone, M::kFixed, 8, 4, true>,
+                        ap_uint<8>, uact8_t>>(30);
+  CheckConfig<
+      WithCodes<Cfg<2, 3, 8, 6, E::kNone, M::kPow2, 4, 2>, act8_t, uact8_t>>(
+      31);
+  // Expansions: relu into uint8; projections of a uint8 map into int8.
+  CheckConfig<
+      WithCodes<Cfg<3, 3, 6, 8, E::kRelu, M::kPow2, 4, 8>, act8_t, uact8_t>>(
+      32);
+  CheckConfig<WithCodes<Cfg<2, 2, 24, 4, E::kNone, M::kFixed, 8, 4, true>,
+                        ap_uint<8>, act8_t>>(33);
+  CheckConfig<WithCodes<Cfg<2, 2, 5, 4, E::kHardSwish, M::kFixed, 8, 4, true>,
+                        ap_uint<8>, uact8_t>>(34);
+  ExpectTiesAndSaturation();
 }
 
 TEST(PointwiseConv, WidestInputOfTheModel) {

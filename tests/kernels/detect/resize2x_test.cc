@@ -2,7 +2,8 @@
 // bilinear rule in integers: single rows and columns, odd and even sizes
 // (the last row and column are repeated), F(y) around F(x) and at the
 // contract's ends, so outputs tie, saturate and shift left exactly; F per
-// channel or per tensor.
+// channel or per tensor; int8 and uint8 inputs and outputs (the head's
+// resizes read an int8 sum into a uint8 concat input).
 #include "kernels/detect/resize2x.h"
 
 #include <gtest/gtest.h>
@@ -15,8 +16,11 @@
 namespace fxserve::kernels::detect_test {
 namespace {
 
-template <int kH, int kW, int kC, int kP = 1>
+template <int kH, int kW, int kC, int kP = 1, class In = act8_t,
+          class Out = act8_t>
 struct Cfg {
+  using in_t = In;
+  using out_t = Out;
   static constexpr int kHeight = kH;
   static constexpr int kWidth = kW;
   static constexpr int kChannels = kC;
@@ -27,7 +31,8 @@ struct Cfg {
 // and f (the same in x), acc = sum x wy wx, requant_8(acc, F(x) + 2 - F(y)).
 std::vector<int64_t> ResizeRef(const std::vector<int64_t>& x, int h, int w,
                                int ch, const std::vector<int64_t>& f_x,
-                               const std::vector<int64_t>& f_y) {
+                               const std::vector<int64_t>& f_y,
+                               CodeRange out = kInt8Codes) {
   std::vector<int64_t> y(static_cast<size_t>(4) * h * w * ch);
   for (int oy = 0; oy < 2 * h; ++oy) {
     const int iy[2] = {oy >> 1, std::min((oy >> 1) + 1, h - 1)};
@@ -43,7 +48,7 @@ std::vector<int64_t> ResizeRef(const std::vector<int64_t>& x, int h, int w,
           }
         }
         y[(oy * 2 * w + ox) * ch + c] =
-            RequantRef(acc, static_cast<int>(f_x[c] + 2 - f_y[c]), 8);
+            RequantTo(acc, static_cast<int>(f_x[c] + 2 - f_y[c]), out);
       }
     }
   }
@@ -57,7 +62,14 @@ void CheckConfig(unsigned seed, int trials = 8) {
   constexpr int kC = Config::kChannels;
   std::mt19937 rng(seed);
   for (int t = 0; t < trials; ++t) {
-    const std::vector<int64_t> x = RandomCodes(rng, kH * kW * kC, -128, 127);
+    using in_t = typename Config::in_t;
+    using out_t = typename Config::out_t;
+    const CodeRange in_codes =
+        CodeTraits<in_t>::kUnsigned ? kUint8Codes : kInt8Codes;
+    const CodeRange out_codes =
+        CodeTraits<out_t>::kUnsigned ? kUint8Codes : kInt8Codes;
+    const std::vector<int64_t> x =
+        RandomCodes(rng, kH * kW * kC, in_codes.least, in_codes.most);
     // F(y) around F(x) (ties when equal), sometimes at the range's ends;
     // even trials per tensor.
     const bool per_tensor = t % 2 == 0;
@@ -77,12 +89,14 @@ void CheckConfig(unsigned seed, int trials = 8) {
     frac_reg_t fx[kC], fy[kC];
     FillFracs<kC>(f_x, fx);
     FillFracs<kC>(f_y, fy);
-    PixelStream<act8_t, kC> in, out;
+    PixelStream<in_t, kC> in;
+    PixelStream<out_t, kC> out;
     PushMap(x, in);
     detect::Resize2x<Config>(in, fx, fy, out);
     EXPECT_EQ(in.size(), 0u);
-    ExpectSameMap(PopMap(out, 4 * kH * kW), ResizeRef(x, kH, kW, kC, f_x, f_y),
-                  2 * kW, kC, "trial " + std::to_string(t));
+    ExpectSameMap(PopMap(out, 4 * kH * kW),
+                  ResizeRef(x, kH, kW, kC, f_x, f_y, out_codes), 2 * kW, kC,
+                  "trial " + std::to_string(t));
     if (::testing::Test::HasFailure()) return;
   }
 }
@@ -95,6 +109,15 @@ TEST(Resize2x, MatchesTheLegacyRule) {
   CheckConfig<Cfg<4, 3, 4, 4>>(4);
   CheckConfig<Cfg<7, 8, 3, 3>>(5);
   CheckConfig<Cfg<2, 2, 8, 8>>(6);
+  ExpectTiesAndSaturation();
+}
+
+TEST(Resize2x, Uint8InputsAndOutputs) {
+  RefCoverage().Reset();
+  CheckConfig<Cfg<3, 4, 4, 2, act8_t, uact8_t>>(11);
+  CheckConfig<Cfg<4, 3, 3, 1, uact8_t, uact8_t>>(12);
+  CheckConfig<Cfg<2, 5, 2, 2, uact8_t, act8_t>>(13);
+  CheckConfig<Cfg<1, 1, 4, 4, uact8_t, uact8_t>>(14);
   ExpectTiesAndSaturation();
 }
 

@@ -3,7 +3,8 @@
 // of-two and other map sizes, every F(x), F(m) pair), both gates for every
 // input, and whole blocks of several shapes in both scale modes, int8 and
 // int4 weights, with registers (per channel or per tensor) drawn so that
-// means, gates and outputs saturate and tie.
+// means, gates and outputs saturate and tie; uint8 x, m, r and y (the
+// quantizer's: r always, x, m and y together).
 #include "kernels/detect/squeeze_excite.h"
 
 #include <gtest/gtest.h>
@@ -21,21 +22,29 @@ using detect::SeGate;
 
 // m = sat_8(rne(S 2^a / (count 2^b))), a = max(F(m) - F(x), 0),
 // b = max(F(x) - F(m), 0).
-int64_t MeanRef(int64_t sum, int count, int f_x, int f_m) {
+int64_t MeanRef(int64_t sum, int count, int f_x, int f_m,
+                CodeRange m = kInt8Codes) {
   const int a = std::max(f_m - f_x, 0);
   const int b = std::max(f_x - f_m, 0);
-  return Sat(RneDiv(Int128{sum} << a, Int128{count} << b), 8);
+  return SatTo(RneDiv(Int128{sum} << a, Int128{count} << b), m);
 }
 
-template <int kCount>
+template <class T>
+CodeRange RangeOf() {
+  return CodeTraits<T>::kUnsigned ? kUint8Codes : kInt8Codes;
+}
+
+// Every sum of kCount codes of In, into a mean of type Out.
+template <int kCount, class In = act8_t, class Out = act8_t>
 void CheckMeanEverySum() {
+  const CodeRange x = RangeOf<In>();
   for (int f_x = kFracMin; f_x <= kFracMax; ++f_x) {
     for (int f_m = kFracMin; f_m <= kFracMax; ++f_m) {
-      for (int64_t s = -128 * kCount; s <= 127 * kCount; ++s) {
-        ASSERT_EQ(detect::SeMean<kCount>(conv_acc_t(s), frac_reg_t(f_x),
-                                         frac_reg_t(f_m))
-                      .to_int64(),
-                  MeanRef(s, kCount, f_x, f_m))
+      for (int64_t s = x.least * kCount; s <= x.most * kCount; ++s) {
+        const int64_t got = detect::SeMean<kCount, Out>(
+                                conv_acc_t(s), frac_reg_t(f_x), frac_reg_t(f_m))
+                                .to_int64();
+        ASSERT_EQ(got, MeanRef(s, kCount, f_x, f_m, RangeOf<Out>()))
             << "count " << kCount << " S " << s << " F(x) " << f_x << " F(m) "
             << f_m;
       }
@@ -58,6 +67,20 @@ TEST(SqueezeExcite, MeanIsTheExactRationalRoundedOnce) {
   EXPECT_EQ(detect::SeMean<15>(15, 1, 0).to_int(), 0);
   EXPECT_EQ(detect::SeMean<15>(45, 1, 0).to_int(), 2);
   EXPECT_EQ(detect::SeMean<15>(-45, 1, 0).to_int(), -2);
+}
+
+TEST(SqueezeExcite, Uint8MeanIsTheExactRationalRoundedOnce) {
+  RefCoverage().Reset();
+  CheckMeanEverySum<16, uact8_t, uact8_t>();
+  CheckMeanEverySum<15, uact8_t, uact8_t>();
+  CheckMeanEverySum<4, act8_t, uact8_t>();  // Negative means to 0.
+  CheckMeanEverySum<9, act8_t, uact8_t>();
+  CheckMeanEverySum<8, uact8_t, act8_t>();
+  ExpectTiesAndSaturation();
+  // 255 * 16 / 16 stays 255 (above int8's 127); 2 * 255.5 -> 255.
+  EXPECT_EQ((detect::SeMean<16, uact8_t>(255 * 16, 0, 0).to_int()), 255);
+  EXPECT_EQ((detect::SeMean<16, uact8_t>(255 * 16 + 8, 0, 0).to_int()), 255);
+  EXPECT_EQ((detect::SeMean<16, uact8_t>(-8, 0, 0).to_int()), 0);
 }
 
 TEST(SqueezeExcite, GatesForEveryInput) {
@@ -102,6 +125,18 @@ struct SeCase {
   std::vector<int64_t> w_z;  // [sq][c].
   ChannelRegs regs_r, regs_z;
   std::vector<int64_t> f_x, f_m, p, f_y;  // Per channel.
+  CodeRange x_codes = kInt8Codes, m_codes = kInt8Codes, r_codes = kInt8Codes,
+            y_codes = kInt8Codes;
+};
+
+// A test config with uint8 tensors: In for x, Mean for m, Squeeze for r,
+// Out for y.
+template <class Base, class In, class Mean, class Squeeze, class Out>
+struct WithCodes : Base {
+  using in_t = In;
+  using mean_t = Mean;
+  using squeeze_t = Squeeze;
+  using out_t = Out;
 };
 
 // The reference, step by step. With rng, it also chooses each stage's
@@ -114,7 +149,7 @@ std::vector<int64_t> SeRef(SeCase& s, std::mt19937* rng) {
   }
   for (int c = 0; c < s.c; ++c) {
     m[c] = MeanRef(sum[c], s.pixels, static_cast<int>(s.f_x[c]),
-                   static_cast<int>(s.f_m[c]));
+                   static_cast<int>(s.f_m[c]), s.m_codes);
   }
 
   std::vector<int64_t> acc_r(s.sq, 0), acc_z(s.c, 0);
@@ -134,7 +169,7 @@ std::vector<int64_t> SeRef(SeCase& s, std::mt19937* rng) {
   for (int o = 0; o < s.sq; ++o) {
     r[o] = EpilogueRef(ConvEpilogue::kRelu, s.mode, acc_r[o], s.regs_r.bias[o],
                        static_cast<int>(s.regs_r.shift[o]), s.regs_r.mult[o], 0,
-                       0);
+                       0, s.r_codes);
   }
 
   for (int c = 0; c < s.c; ++c) {
@@ -168,8 +203,9 @@ std::vector<int64_t> SeRef(SeCase& s, std::mt19937* rng) {
   for (size_t i = 0; i < s.x.size(); ++i) {
     const size_t c = i % s.c;
     const int64_t gate_frac = hard ? s.p[c] + 14 : 15;
-    y[i] = RequantRef(Int128{s.x[i]} * g[c],
-                      static_cast<int>(s.f_x[c] + gate_frac - s.f_y[c]), 8);
+    y[i] =
+        RequantTo(Int128{s.x[i]} * g[c],
+                  static_cast<int>(s.f_x[c] + gate_frac - s.f_y[c]), s.y_codes);
   }
   return y;
 }
@@ -183,14 +219,19 @@ SeCase MakeSeCase(std::mt19937& rng, bool per_tensor) {
   s.sq = Config::kSqueezeChannels;
   s.gate = Config::kGate;
   s.mode = Config::kScaleMode;
-  // Channels around a random level, so means spread over the int8 range
+  s.x_codes = RangeOf<InCode<Config>>();
+  s.m_codes = RangeOf<detect::SeMeanCode<Config>>();
+  s.r_codes = RangeOf<detect::SeSqueezeCode<Config>>();
+  s.y_codes = RangeOf<OutCode<Config>>();
+  // Channels around a random level, so means spread over the 8-bit range
   // (and saturate when F(m) > F(x)).
+  const int64_t least = s.x_codes.least, most = s.x_codes.most;
   s.x.resize(static_cast<size_t>(s.pixels) * s.c);
-  std::vector<int64_t> level = RandomCodes(rng, s.c, -128, 127);
+  std::vector<int64_t> level = RandomCodes(rng, s.c, least, most);
   for (int i = 0; i < s.pixels; ++i) {
     for (int c = 0; c < s.c; ++c) {
       s.x[i * s.c + c] =
-          std::clamp<int64_t>(level[c] + Uniform(rng, -40, 40), -128, 127);
+          std::clamp<int64_t>(level[c] + Uniform(rng, -40, 40), least, most);
     }
   }
   const int64_t w_max = (int64_t{1} << (Config::kWeightBits - 1)) - 1;
@@ -225,7 +266,7 @@ std::vector<int64_t> RunSe(const SeCase& s) {
     conv_shift_t shift_z[kC];
     conv_mult_t mult_z[kC];
     frac_reg_t f_x[kC], f_m[kC], p[kC], f_y[kC];
-    act8_t frame[kPixels][kC];
+    InCode<Config> frame[kPixels][kC];
   };
   auto b = std::make_unique<Buffers>();
   for (int c = 0; c < kC; ++c) {
@@ -240,7 +281,8 @@ std::vector<int64_t> RunSe(const SeCase& s) {
   FillFracs<kC>(s.f_m, b->f_m);
   FillFracs<kC>(s.p, b->p);
   FillFracs<kC>(s.f_y, b->f_y);
-  PixelStream<act8_t, kC> in, out;
+  PixelStream<InCode<Config>, kC> in;
+  PixelStream<OutCode<Config>, kC> out;
   PushMap(s.x, in);
   detect::SqueezeExcite<Config>(in, b->w_r, b->bias_r, b->shift_r, b->mult_r,
                                 b->w_z, b->bias_z, b->shift_z, b->mult_z,
@@ -278,6 +320,24 @@ TEST(SqueezeExcite, SigmoidBlocks) {
   CheckConfig<Cfg<2, 8, 8, 2, SeGate::kSigmoid, M::kPow2, 8, 2>>(10);
   CheckConfig<Cfg<5, 5, 4, 4, SeGate::kSigmoid, M::kFixed, 8, 4>>(11);
   CheckConfig<Cfg<7, 3, 5, 5, SeGate::kSigmoid, M::kPow2, 4, 5>>(12);
+  ExpectTiesAndSaturation();
+}
+
+TEST(SqueezeExcite, Uint8Tensors) {
+  RefCoverage().Reset();
+  // The backbone's relu blocks: x, m, r, y all uint8.
+  CheckConfig<WithCodes<Cfg<4, 4, 8, 4, SeGate::kHardSigmoid, M::kFixed, 8, 4>,
+                        uact8_t, uact8_t, uact8_t, uact8_t>>(20);
+  CheckConfig<WithCodes<Cfg<3, 5, 6, 2, SeGate::kHardSigmoid, M::kPow2, 4, 2>,
+                        uact8_t, uact8_t, uact8_t, uact8_t>>(21);
+  // The hard-swish blocks: int8 x, m, y and a uint8 r.
+  CheckConfig<WithCodes<Cfg<4, 2, 8, 4, SeGate::kHardSigmoid, M::kPow2, 8, 4>,
+                        act8_t, act8_t, uact8_t, act8_t>>(22);
+  // The head's sigmoid gate, uint8 throughout; and mixed ranges.
+  CheckConfig<WithCodes<Cfg<4, 4, 8, 2, SeGate::kSigmoid, M::kFixed, 8, 2>,
+                        uact8_t, uact8_t, uact8_t, uact8_t>>(23);
+  CheckConfig<WithCodes<Cfg<3, 3, 4, 4, SeGate::kSigmoid, M::kPow2, 8, 4>,
+                        act8_t, uact8_t, act8_t, uact8_t>>(24);
   ExpectTiesAndSaturation();
 }
 

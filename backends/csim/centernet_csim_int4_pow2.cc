@@ -1,0 +1,13 @@
+// The detector's W4A8 top with pow2 scales, C-simulated.
+#include "backends/csim/centernet_csim_impl.h"
+
+namespace fxserve::backends::csim::centernet_csim_internal {
+
+std::unique_ptr<CenternetCsim> CreateInt4Pow2(
+    const std::vector<PackedLayer>& layers) {
+  return std::make_unique<
+      CenternetCsimImpl<kcn::CenternetConfig<4, kernels::ScaleMode::kPow2>>>(
+      layers);
+}
+
+}  // namespace fxserve::backends::csim::centernet_csim_internal
