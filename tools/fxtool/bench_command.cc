@@ -16,16 +16,21 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "backends/backend.h"
+#include "model/centernet/quantized_detector.h"
 #include "model/quantized_artifact.h"
+#include "tools/fxtool/detector_bench.h"
 #include "tools/fxtool/fpga_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, model);
 ABSL_DECLARE_FLAG(std::string, backend);
 ABSL_FLAG(int, prompt_tokens, 128, "bench: prompt length (prefill tokens).");
 ABSL_FLAG(int, decode_steps, 32, "bench: decode steps per batch size.");
-ABSL_FLAG(std::string, batch_sizes, "1,4,16",
-          "bench: decode batch sizes, comma-separated.");
-ABSL_FLAG(int, threads, 0, "bench: backend threads; 0 = one per core.");
+ABSL_FLAG(std::string, batch_sizes, "",
+          "bench: batch sizes, comma-separated (LLM decode: 1,4,16 by "
+          "default; detector images: 1,4,8).");
+ABSL_FLAG(int, threads, 0,
+          "bench, detect: backend threads; 0 = one per core (bench on a "
+          "detector: 1 and one per core).");
 
 namespace fxserve::fxtool {
 namespace {
@@ -94,11 +99,13 @@ int RunBench(const std::vector<std::string>& args) {
     return Fail(absl::InvalidArgumentError(
         dir + " is not a quantized artifact; make one with fxtool quantize"));
   }
-  auto q = model::LoadQuantizedGpt2(dir);
-  if (!q.ok()) return Fail(q.status());
+  absl::StatusOr<std::string> format = model::ArtifactFormat(dir);
+  if (!format.ok()) return Fail(format.status());
+  const bool detector = *format == model::centernet::kDetectorArtifactFormat;
+  std::string batch_sizes = absl::GetFlag(FLAGS_batch_sizes);
+  if (batch_sizes.empty()) batch_sizes = detector ? "1,4,8" : "1,4,16";
   std::vector<int> batches;
-  for (absl::string_view piece :
-       absl::StrSplit(absl::GetFlag(FLAGS_batch_sizes), ',')) {
+  for (absl::string_view piece : absl::StrSplit(batch_sizes, ',')) {
     int b = 0;
     if (!absl::SimpleAtoi(piece, &b) || b < 1) {
       return Fail(absl::InvalidArgumentError(
@@ -106,6 +113,12 @@ int RunBench(const std::vector<std::string>& args) {
     }
     batches.push_back(b);
   }
+  if (detector) {
+    return RunDetectorBench(dir, absl::GetFlag(FLAGS_backend),
+                            absl::GetFlag(FLAGS_threads), batches);
+  }
+  auto q = model::LoadQuantizedGpt2(dir);
+  if (!q.ok()) return Fail(q.status());
   const int prompt = absl::GetFlag(FLAGS_prompt_tokens);
   const int steps = absl::GetFlag(FLAGS_decode_steps);
   const model::Gpt2Config& c = q->config;

@@ -23,10 +23,12 @@
 #include "model/image/image.h"
 #include "model/quantized_artifact.h"
 #include "nlohmann/json.hpp"
+#include "tools/fxtool/detector_backends.h"
 #include "tools/fxtool/draw_detections.h"
 
 ABSL_DECLARE_FLAG(std::string, model);
 ABSL_DECLARE_FLAG(std::string, backend);
+ABSL_DECLARE_FLAG(int, threads);
 ABSL_FLAG(float, threshold, 0.3f, "detect: lowest score reported.");
 ABSL_FLAG(std::string, nms_iou, "0.5",
           "detect: drop a box overlapping a better one of its class by more "
@@ -105,37 +107,34 @@ absl::StatusOr<Runner> FloatRunner(const std::string& dir) {
                 }};
 }
 
-// The integer graph in plain C++ (model/centernet/int_reference.h).
+// A quantized artifact on --backend (detector_backends.h).
 absl::StatusOr<Runner> QuantizedRunner(const std::string& dir) {
-  const std::string backend = absl::GetFlag(FLAGS_backend);
-  if (backend != "reference") {
-    return absl::UnimplementedError(absl::StrCat(
-        "a quantized detector runs on --backend reference (the plain integer "
-        "reference of kernels/detect/NUMERICS.md) for now; --backend ",
-        backend, " does not run detectors yet"));
-  }
   absl::StatusOr<model::centernet::QuantizedDetector> q =
       model::centernet::LoadQuantizedDetector(dir);
   if (!q.ok()) return q.status();
-  auto shared =
+  auto model =
       std::make_shared<model::centernet::QuantizedDetector>(*std::move(q));
-  return Runner{shared->class_names,
-                [shared](const model::image::RgbImage& image)
-                    -> absl::StatusOr<GraphRun> {
-                  const std::vector<uint8_t> pixels =
-                      model::centernet::ResizeToInput(image);
-                  absl::StatusOr<model::centernet::IntDetectorOutput> out =
-                      model::centernet::RunIntReference(*shared, pixels);
-                  if (!out.ok()) return out.status();
-                  GraphRun run;
-                  run.input.assign(pixels.begin(), pixels.end());
-                  run.keypoints.reserve(out->keypoints.size());
-                  for (uint16_t k : out->keypoints)
-                    run.keypoints.push_back(k / 32768.0f);
-                  run.detections =
-                      model::centernet::DetectionRowsToFloat(out->detections);
-                  return run;
-                }};
+  absl::StatusOr<IntDetector> detector = MakeIntDetector(
+      model, absl::GetFlag(FLAGS_backend), absl::GetFlag(FLAGS_threads));
+  if (!detector.ok()) return detector.status();
+  auto run = detector->run;
+  return Runner{
+      model->class_names,
+      [run](const model::image::RgbImage& image) -> absl::StatusOr<GraphRun> {
+        const std::vector<uint8_t> pixels =
+            model::centernet::ResizeToInput(image);
+        absl::StatusOr<model::centernet::IntDetectorOutput> out = run(pixels);
+        if (!out.ok()) return out.status();
+        GraphRun graph_run;
+        graph_run.input.assign(pixels.begin(), pixels.end());
+        graph_run.keypoints.reserve(out->keypoints.size());
+        for (uint16_t k : out->keypoints) {
+          graph_run.keypoints.push_back(k / 32768.0f);
+        }
+        graph_run.detections =
+            model::centernet::DetectionRowsToFloat(out->detections);
+        return graph_run;
+      }};
 }
 
 absl::StatusOr<Runner> LoadRunner() {
@@ -222,9 +221,9 @@ absl::Status DetectOne(const Runner& runner, const DetectOptions& options,
   if (!image.ok()) return image.status();
   absl::StatusOr<GraphRun> run = runner.run(*image);
   if (!run.ok()) return run.status();
-  const std::vector<Detection> detections = model::centernet::Postprocess(
-      run->detections, image->width, image->height, options,
-      runner.class_names);
+  const std::vector<Detection> detections =
+      model::centernet::Postprocess(run->detections, image->width,
+                                    image->height, options, runner.class_names);
   Print(path, *image, detections);
   if (!absl::GetFlag(FLAGS_dump_tensors).empty()) {
     if (absl::Status s = DumpTensors(*run, path); !s.ok()) return s;
