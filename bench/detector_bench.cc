@@ -62,8 +62,8 @@ std::vector<uint8_t> Input() {
     for (int x = 0; x < 512; ++x) {
       for (int c = 0; c < 3; ++c) {
         const int noise = static_cast<int>(rng() % 17) - 8;
-        v[(y * 512 + x) * 3 + c] = static_cast<uint8_t>(std::clamp(
-            blocks[((y / 8) * 64 + x / 8) * 3 + c] + noise, 0, 255));
+        v[(y * 512 + x) * 3 + c] = static_cast<uint8_t>(
+            std::clamp(blocks[((y / 8) * 64 + x / 8) * 3 + c] + noise, 0, 255));
       }
     }
   }
@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
       const int only_threads = absl::GetFlag(FLAGS_threads);
       if (only_threads > 0 && threads != only_threads) continue;
       absl::StatusOr<std::unique_ptr<CpuDetector>> d = CpuDetector::Create(
-          *q, {.threads = threads, .isa = fxserve::backends::cpu::IsaName(isa)});
+          *q,
+          {.threads = threads, .isa = fxserve::backends::cpu::IsaName(isa)});
       if (!d.ok()) {
         std::fprintf(stderr, "%s\n", d.status().ToString().c_str());
         return 1;
@@ -199,8 +200,9 @@ int main(int argc, char** argv) {
     }
     std::printf("\nslowest steps:\n");
     std::vector<CpuDetector::StepTime> sorted = best_profile;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+      return a.seconds > b.seconds;
+    });
     for (size_t i = 0; i < std::min<size_t>(15, sorted.size()); ++i) {
       std::printf("  %7.2f ms  %s\n", 1000 * sorted[i].seconds,
                   sorted[i].name.c_str());

@@ -39,8 +39,8 @@ constexpr int kSixthFrac = 14;
 constexpr int kSigmoidFrac = 15;
 // The SIMD kernels' bounds (see detector_kernels.h).
 constexpr int64_t kInt32Limit = (int64_t{1} << 31) - 1;
-constexpr int kSimdMaxP = 13;        // Hard-swish: |h * r| < 2^31.
-constexpr int kSimdMaxGateP = 16;    // Hard-sigmoid gate < 2^31.
+constexpr int kSimdMaxP = 13;         // Hard-swish: |h * r| < 2^31.
+constexpr int kSimdMaxGateP = 16;     // Hard-sigmoid gate < 2^31.
 constexpr int kSimdMaxAddShift = 22;  // 255 * 2^23 < 2^31.
 // What the scalar kernels' int64 arithmetic covers (the contract's
 // registers are far inside).
@@ -82,7 +82,8 @@ class Buffer {
   Buffer() = default;
   explicit Buffer(size_t bytes) : size_(bytes) {
     if (bytes == 0) return;
-    data_ = static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64}));
+    data_ =
+        static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64}));
     std::memset(data_, 0, bytes);
   }
   ~Buffer() {
@@ -134,9 +135,9 @@ struct EpilogueData {
   EpilogueTable Table(const int64_t* rows_override = nullptr,
                       const int32_t* fast_override = nullptr) const {
     return {rows_override != nullptr ? rows_override : rows.data(),
-            fast.empty() ? nullptr
-                         : (fast_override != nullptr ? fast_override
-                                                     : fast.data()),
+            fast.empty()
+                ? nullptr
+                : (fast_override != nullptr ? fast_override : fast.data()),
             fast_width,
             c_pad,
             left1,
@@ -148,8 +149,7 @@ struct EpilogueData {
 };
 
 // The requantization registers of detector_kernels.h for shift s.
-void SetRequant(EpilogueData& e, int first, int c, int s, Range r,
-                bool* left) {
+void SetRequant(EpilogueData& e, int first, int c, int s, Range r, bool* left) {
   auto set = [&](int row, int64_t v) {
     e.rows[static_cast<size_t>(first + row) * e.c_pad + c] = v;
   };
@@ -216,8 +216,8 @@ void SetFast(EpilogueData& e, int c, const ChannelEpilogue& ch, bool avx2) {
     i64(he, avx2 ? (int64_t{1} << 50) + hm1 : hm1);
     i32(lo, r.lo);
     i32(hi, r.hi);
-    i32(q, static_cast<int64_t>(
-               static_cast<int32_t>(static_cast<uint32_t>(uint64_t{1} << (50 - s)))));
+    i32(q, static_cast<int64_t>(static_cast<int32_t>(
+               static_cast<uint32_t>(uint64_t{1} << (50 - s)))));
   };
   i32(kFastM, ch.mult);
   stage(kFastSe, kFastHe, kFastLo1, kFastHi1, kFastQ1, ch.s1, ch.r1);
@@ -290,9 +290,9 @@ EpilogueData BuildEpilogue(const std::vector<ChannelEpilogue>& channels,
   }
   if (fast) {
     e.fast_width = fast_width;
-    e.fast.assign(static_cast<size_t>(e.c_pad / fast_width) * kFastEntries *
-                      fast_width,
-                  0);
+    e.fast.assign(
+        static_cast<size_t>(e.c_pad / fast_width) * kFastEntries * fast_width,
+        0);
     for (int c = 0; c < e.c_pad; ++c) {
       ChannelEpilogue ch = c < static_cast<int>(channels.size())
                                ? fast_channels[c]
@@ -316,7 +316,14 @@ struct SmallConv {
   Range range{0, 0};
 };
 
-enum class StepKind { kGemm, kDepthwise, kSqueezeExcite, kAdd, kResize, kConcat };
+enum class StepKind {
+  kGemm,
+  kDepthwise,
+  kSqueezeExcite,
+  kAdd,
+  kResize,
+  kConcat
+};
 
 struct Tensor {
   int h = 0, w = 0, c = 0;
@@ -439,21 +446,21 @@ class Planner {
     }
     auto it = current_.find(l.inputs[i]);
     if (it == current_.end()) {
-      return Invalid(l.output, absl::StrCat("reads ", l.inputs[i],
-                                            ", never made"));
+      return Invalid(l.output,
+                     absl::StrCat("reads ", l.inputs[i], ", never made"));
     }
     if (plan_.tensors[it->second].int16) {
-      return absl::UnimplementedError(absl::StrCat(
-          l.output, " reads the 16-bit logits ", l.inputs[i],
-          ": only the decode reads logits"));
+      return absl::UnimplementedError(
+          absl::StrCat(l.output, " reads the 16-bit logits ", l.inputs[i],
+                       ": only the decode reads logits"));
     }
     return it->second;
   }
   absl::Status CheckLinear(const std::string& name, const mc::ConvLayer& g,
                            const QuantizedLinear& w) const;
   absl::StatusOr<std::vector<ChannelEpilogue>> ConvEpilogue(
-      const std::string& name, const mc::ConvLayer& g,
-      const QuantizedLinear& w, const std::string& out, bool* simd) const;
+      const std::string& name, const mc::ConvLayer& g, const QuantizedLinear& w,
+      const std::string& out, bool* simd) const;
   absl::Status Conv(const mc::QuantizedDetectorLayer& ql, Step& s);
   absl::Status SqueezeExcite(const mc::QuantizedDetectorLayer& ql, Step& s);
   absl::Status Add(const mc::Layer& l, Step& s);
@@ -472,8 +479,7 @@ class Planner {
 absl::Status Planner::CheckLinear(const std::string& name,
                                   const mc::ConvLayer& g,
                                   const QuantizedLinear& w) const {
-  if (g.kernel < 1 || g.stride < 1 || g.out_channels < 1 ||
-      g.in_channels < 1) {
+  if (g.kernel < 1 || g.stride < 1 || g.out_channels < 1 || g.in_channels < 1) {
     return Invalid(name, "conv geometry out of range");
   }
   if (g.depthwise && g.in_channels != g.out_channels) {
@@ -500,8 +506,8 @@ absl::StatusOr<std::vector<ChannelEpilogue>> Planner::ConvEpilogue(
     const std::string& out, bool* simd) const {
   const int n = g.out_channels;
   const std::vector<int> out_frac = F(out, n), pre_frac = F(g.node, n);
-  const Range range = g.epilogue == mc::Epilogue::kLogits ? kInt16
-                                                          : RangeOf(out);
+  const Range range =
+      g.epilogue == mc::Epilogue::kLogits ? kInt16 : RangeOf(out);
   std::vector<ChannelEpilogue> ch(n);
   for (int o = 0; o < n; ++o) {
     ChannelEpilogue& e = ch[o];
@@ -518,8 +524,8 @@ absl::StatusOr<std::vector<ChannelEpilogue>> Planner::ConvEpilogue(
       case mc::Epilogue::kHardSwish: {
         const int p = pre_frac[o];
         if (p < 0 || p > kMaxP) {
-          return Invalid(name, absl::StrCat("hard-swish P ", p,
-                                            " outside 0..", kMaxP));
+          return Invalid(
+              name, absl::StrCat("hard-swish P ", p, " outside 0..", kMaxP));
         }
         if (p > kSimdMaxP) *simd = false;
         e.r1 = kInt16;
@@ -586,8 +592,7 @@ void Planner::Pack(Step& s, int n) {
 void Planner::PackDepthwise(Step& s, int c) {
   const int taps = s.kdim;
   auto weight = [&](int ch, int t) -> int8_t {
-    return ch < c && t < taps ? s.w_raw[static_cast<size_t>(ch) * taps + t]
-                              : 0;
+    return ch < c && t < taps ? s.w_raw[static_cast<size_t>(ch) * taps + t] : 0;
   };
   if (isa_ == Isa::kAvx512Vnni) {
     const int quads = (taps + 3) / 4;
@@ -621,8 +626,8 @@ void Planner::PackDepthwise(Step& s, int c) {
   } else if (isa_ == Isa::kAvx2) {
     const int pairs = (taps + 1) / 2;
     const int groups = (c + 15) / 16;
-    s.packed = Buffer(static_cast<size_t>(groups) * pairs * 32 *
-                      sizeof(int16_t));
+    s.packed =
+        Buffer(static_cast<size_t>(groups) * pairs * 32 * sizeof(int16_t));
     int16_t* p = reinterpret_cast<int16_t*>(s.packed.data());
     for (int g = 0; g < groups; ++g) {
       for (int q = 0; q < pairs; ++q) {
@@ -705,9 +710,10 @@ absl::Status Planner::Conv(const mc::QuantizedDetectorLayer& ql, Step& s) {
         for (int j = 0; j < 4; ++j) {
           for (int d = 0; d < 16; ++d) {
             s.bias_packed.push_back(
-                b < groups ? s.bias_folded[64 * b + 16 * (d / 4) + 4 * j + d % 4]
-                           : s.bias_folded[64 * groups + 16 * (b - groups) +
-                                           4 * j + d % 4]);
+                b < groups
+                    ? s.bias_folded[64 * b + 16 * (d / 4) + 4 * j + d % 4]
+                    : s.bias_folded[64 * groups + 16 * (b - groups) + 4 * j +
+                                    d % 4]);
           }
         }
       }
@@ -743,15 +749,18 @@ absl::Status Planner::SqueezeExcite(const mc::QuantizedDetectorLayer& ql,
   // The reducing conv on the 1 x 1 mean, then the expanding one into 16
   // bits (logits).
   if (l.conv.in_channels != x.c) {
-    return Invalid(l.conv.node, absl::StrCat(x.c, " input channels, the conv "
-                                             "takes ", l.conv.in_channels));
+    return Invalid(l.conv.node, absl::StrCat(x.c,
+                                             " input channels, the conv "
+                                             "takes ",
+                                             l.conv.in_channels));
   }
   mc::ConvLayer expand = l.expand;
   expand.epilogue = mc::Epilogue::kLogits;
   if (expand.in_channels != l.conv.out_channels) {
-    return Invalid(l.expand.node,
-                   absl::StrCat(l.conv.out_channels, " input channels, the "
-                                "conv takes ", expand.in_channels));
+    return Invalid(l.expand.node, absl::StrCat(l.conv.out_channels,
+                                               " input channels, the "
+                                               "conv takes ",
+                                               expand.in_channels));
   }
   if (expand.out_channels != x.c) {
     return Invalid(l.output, absl::StrCat("the gate has ", expand.out_channels,
@@ -778,8 +787,8 @@ absl::Status Planner::SqueezeExcite(const mc::QuantizedDetectorLayer& ql,
     out->fixed = Fixed();
     out->out_frac = F(conv->node, conv->out_channels);
     out->pre_frac = F(conv->node, conv->out_channels);
-    out->range = conv->epilogue == mc::Epilogue::kLogits ? kInt16
-                                                         : RangeOf(conv->node);
+    out->range =
+        conv->epilogue == mc::Epilogue::kLogits ? kInt16 : RangeOf(conv->node);
   }
   // The gating: y = requant(x * g, F(x) + G - F(y)); g is set per run.
   s.se_sigmoid = l.gate == mc::Gate::kSigmoid;
@@ -790,12 +799,12 @@ absl::Status Planner::SqueezeExcite(const mc::QuantizedDetectorLayer& ql,
   for (int c = 0; c < x.c; ++c) {
     const int p = s.se_p[c];
     if (!s.se_sigmoid && (p < 0 || p > kMaxP)) {
-      return Invalid(l.output, absl::StrCat("gate P ", p, " outside 0..",
-                                            kMaxP));
+      return Invalid(l.output,
+                     absl::StrCat("gate P ", p, " outside 0..", kMaxP));
     }
     if (!s.se_sigmoid && p > kSimdMaxGateP) s.simd = false;
-    ch[c].s1 = s.se_fx[c] + (s.se_sigmoid ? kSigmoidFrac : p + kSixthFrac) -
-               fy[c];
+    ch[c].s1 =
+        s.se_fx[c] + (s.se_sigmoid ? kSigmoidFrac : p + kSixthFrac) - fy[c];
     if (ch[c].s1 < kMinShift) return Invalid(l.output, "a shift below -62");
     ch[c].r1 = RangeOf(l.output);
     ch[c].xmax = MaxAbs(x);
@@ -1020,8 +1029,10 @@ std::vector<int64_t> RunSmallConv(const SmallConv& s,
                                   int* oh_out, int* ow_out) {
   const mc::ConvLayer& g = s.geometry;
   const int k = g.kernel;
-  const int oh = (h + g.stride - 1) / g.stride, ow = (w + g.stride - 1) / g.stride;
-  const int pad_y = PadBefore(h, k, g.stride), pad_x = PadBefore(w, k, g.stride);
+  const int oh = (h + g.stride - 1) / g.stride,
+            ow = (w + g.stride - 1) / g.stride;
+  const int pad_y = PadBefore(h, k, g.stride),
+            pad_x = PadBefore(w, k, g.stride);
   const int in = g.in_channels;
   const int per = k * k * (g.depthwise ? 1 : in);
   std::vector<int64_t> y(static_cast<size_t>(oh) * ow * g.out_channels);
@@ -1072,14 +1083,14 @@ std::vector<int64_t> RunSmallConv(const SmallConv& s,
             out = RequantScalar(v, sh, s.range.lo, s.range.hi);
             break;
           case mc::Epilogue::kRelu:
-            out = std::max<int64_t>(0, RequantScalar(v, sh, s.range.lo,
-                                                     s.range.hi));
+            out = std::max<int64_t>(
+                0, RequantScalar(v, sh, s.range.lo, s.range.hi));
             break;
           case mc::Epilogue::kHardSwish: {
             const int p = s.pre_frac[o];
             const int64_t hh = RequantScalar(v, sh, kInt16.lo, kInt16.hi);
-            const int64_t r = std::clamp<int64_t>(hh + (int64_t{3} << p), 0,
-                                                  int64_t{6} << p);
+            const int64_t r =
+                std::clamp<int64_t>(hh + (int64_t{3} << p), 0, int64_t{6} << p);
             out = RequantScalar(hh * r * kSixthCode,
                                 2 * p + kSixthFrac - s.out_frac[o], s.range.lo,
                                 s.range.hi);
@@ -1114,9 +1125,8 @@ struct Runner {
     if (n <= 0) return;
     const int chunk = std::max(1, (n + parts - 1) / parts);
     const int chunks = (n + chunk - 1) / chunk;
-    pool.ParallelFor(chunks, [&](int i) {
-      fn(i * chunk, std::min(n, (i + 1) * chunk));
-    });
+    pool.ParallelFor(
+        chunks, [&](int i) { fn(i * chunk, std::min(n, (i + 1) * chunk)); });
   }
   int Parts(int64_t work) const {
     // At least a few hundred thousand operations per chunk, and up to 4
@@ -1144,7 +1154,8 @@ void Runner::Gemm(const Step& s) const {
   // ~64 KiB of activations, at least 4 chunks per thread when there are
   // enough rows.
   int chunk = std::clamp(65536 / k4, 48, 2048) / 48 * 48;
-  const int balanced = RoundUp((rows + 4 * pool.size() - 1) / (4 * pool.size()), 48);
+  const int balanced =
+      RoundUp((rows + 4 * pool.size() - 1) / (4 * pool.size()), 48);
   chunk = std::max(48, std::min(chunk, balanced));
   const int chunks = (rows + chunk - 1) / chunk;
   const Kernels& kernels = K(s);
@@ -1168,8 +1179,8 @@ void Runner::Gemm(const Step& s) const {
     a.y_stride = n * elem;
     if (s.im2col) {
       // Rows of k * k * in codes (ky, kx, channel), padding taps at code 0.
-      const size_t need = static_cast<size_t>(a.rows + kMaxTileRows) * k4 +
-                          kSlackExtra;
+      const size_t need =
+          static_cast<size_t>(a.rows + kMaxTileRows) * k4 + kSlackExtra;
       if (scratch.im2col.size() < need) scratch.im2col.resize(need);
       uint8_t* col = scratch.im2col.data();
       const uint8_t pad = static_cast<uint8_t>(x.offset);
@@ -1214,8 +1225,7 @@ void Runner::Gemm(const Step& s) const {
       a.x_stride = x.c;
     }
     if (avx2) {
-      const size_t need =
-          static_cast<size_t>(a.rows + 16) * (s.kdim + 32);
+      const size_t need = static_cast<size_t>(a.rows + 16) * (s.kdim + 32);
       if (scratch.x16.size() < need) scratch.x16.resize(need);
       a.scratch16 = scratch.x16.data();
     }
@@ -1304,11 +1314,10 @@ void Runner::SqueezeExcite(int index, const Step& s) const {
     const int64_t zc = z[i];
     const int p = s.se_p[i];
     SetMult(s.epi, rows.data(), fast.empty() ? nullptr : fast.data(), i,
-            s.se_sigmoid
-                ? sigmoid[std::clamp<int64_t>(zc, -2048, 2047) + 2048]
-                : std::clamp<int64_t>(zc + (int64_t{3} << p), 0,
-                                      int64_t{6} << p) *
-                      kSixthCode);
+            s.se_sigmoid ? sigmoid[std::clamp<int64_t>(zc, -2048, 2047) + 2048]
+                         : std::clamp<int64_t>(zc + (int64_t{3} << p), 0,
+                                               int64_t{6} << p) *
+                               kSixthCode);
   }
   const EpilogueTable table =
       s.epi.Table(rows.data(), fast.empty() ? nullptr : fast.data());
@@ -1500,9 +1509,9 @@ void Decode(const View& logits, const View& wh, ThreadPool& pool,
               y = i / (kClasses * kGrid);
     const int32_t cx = x << kWhShift, cy = y << kWhShift;
     const size_t at = (static_cast<size_t>(y) * kGrid + x) * 4;
-    const int32_t row[mc::kDetectionFields] = {
-        cx - wh[at + 0], cy - wh[at + 1], cx + wh[at + 2],
-        cy + wh[at + 3], score,          c};
+    const int32_t row[mc::kDetectionFields] = {cx - wh[at + 0], cy - wh[at + 1],
+                                               cx + wh[at + 2], cy + wh[at + 3],
+                                               score,           c};
     out.detections.insert(out.detections.end(), row,
                           row + mc::kDetectionFields);
   }
@@ -1531,14 +1540,14 @@ absl::StatusOr<std::unique_ptr<CpuDetector>> CpuDetector::Create(
           "\" is not one of scalar, avx2, avx512vnni (or empty: automatic)"));
     }
     if (!IsaSupported(isa)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "isa ", options.isa, ": this CPU does not support it"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("isa ", options.isa, ": this CPU does not support it"));
     }
   }
 #if !defined(FXSERVE_CPU_DETECTOR_X86_KERNELS)
   if (isa != Isa::kScalar) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "isa ", IsaName(isa), ": this build has no x86 kernels"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("isa ", IsaName(isa), ": this build has no x86 kernels"));
   }
 #endif
   std::unique_ptr<CpuDetector> d(new CpuDetector());
@@ -1550,7 +1559,8 @@ absl::StatusOr<std::unique_ptr<CpuDetector>> CpuDetector::Create(
   if (absl::Status st = planner.Build(); !st.ok()) return st;
   int threads = options.threads;
   if (threads <= 0) {
-    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
   d->pool_ = std::make_unique<ThreadPool>(threads);
   if (isa != Isa::kScalar) {
@@ -1626,15 +1636,13 @@ absl::StatusOr<mc::IntDetectorOutput> CpuDetector::Run(
         runner.Concat(s);
         break;
     }
-    static constexpr const char* kKinds[] = {"gemm",   "depthwise", "se",
-                                             "add",    "resize",    "concat"};
-    lap(s.name, s.kind == StepKind::kGemm
-                    ? (s.im2col ? "conv" : "pointwise")
-                    : kKinds[static_cast<int>(s.kind)]);
+    static constexpr const char* kKinds[] = {"gemm", "depthwise", "se",
+                                             "add",  "resize",    "concat"};
+    lap(s.name, s.kind == StepKind::kGemm ? (s.im2col ? "conv" : "pointwise")
+                                          : kKinds[static_cast<int>(s.kind)]);
   }
   auto view = [&](int t) {
-    return View{runner.Data(t), plan.tensors[t].int16,
-                plan.tensors[t].offset};
+    return View{runner.Data(t), plan.tensors[t].int16, plan.tensors[t].offset};
   };
   mc::IntDetectorOutput out;
   Decode(view(plan.keypoints), view(plan.wh), *pool_, out);

@@ -61,15 +61,32 @@ enum EpilogueRow : int {
   kRowMult,  // v = x * mult (1 for pow2 convs and elementwise layers).
   // First requantization: of mult * x into the output (or, for hard-swish,
   // into the 16-bit pre-activation h).
-  kRowRsh1, kRowMask1, kRowHalf1, kRowQbias1, kRowLsh1, kRowPlo1, kRowPhi1,
-  kRowLo1, kRowHi1,
+  kRowRsh1,
+  kRowMask1,
+  kRowHalf1,
+  kRowQbias1,
+  kRowLsh1,
+  kRowPlo1,
+  kRowPhi1,
+  kRowLo1,
+  kRowHi1,
   // Hard-swish: r = min(max(h + p3, 0), p6); v2 = h * r * 2730, then the
   // second requantization into the output.
-  kRowP3, kRowP6,
-  kRowRsh2, kRowMask2, kRowHalf2, kRowQbias2, kRowLsh2, kRowPlo2, kRowPhi2,
-  kRowLo2, kRowHi2,
+  kRowP3,
+  kRowP6,
+  kRowRsh2,
+  kRowMask2,
+  kRowHalf2,
+  kRowQbias2,
+  kRowLsh2,
+  kRowPlo2,
+  kRowPhi2,
+  kRowLo2,
+  kRowHi2,
   // Raw registers for the scalar kernels: the shifts s1, s2 and P.
-  kRowShift1, kRowShift2, kRowP,
+  kRowShift1,
+  kRowShift2,
+  kRowP,
   kEpilogueRows
 };
 
@@ -90,17 +107,23 @@ enum OutKind : int {
 // AVX2 shifts logically: v + 2^50 is non-negative, so H holds 2^50 + hm1
 // and Q the low 32 bits of 2^(50 - s), subtracted after the merge.
 enum FastEntry : int {
-  kFastM,    // int32 multipliers.
-  kFastSe,   // int64 shifts, even channels.
-  kFastSo,   // Odd channels.
-  kFastHe,   // int64 hm1 (AVX2: 2^50 + hm1), even channels.
+  kFastM,   // int32 multipliers.
+  kFastSe,  // int64 shifts, even channels.
+  kFastSo,  // Odd channels.
+  kFastHe,  // int64 hm1 (AVX2: 2^50 + hm1), even channels.
   kFastHo,
   kFastLo1,  // int32 range.
   kFastHi1,
-  kFastQ1,   // AVX2: int32 2^(50 - s) mod 2^32.
-  kFastP3,   // Hard-swish: int32 3 << P, 6 << P.
+  kFastQ1,  // AVX2: int32 2^(50 - s) mod 2^32.
+  kFastP3,  // Hard-swish: int32 3 << P, 6 << P.
   kFastP6,
-  kFastS2e, kFastS2o, kFastH2e, kFastH2o, kFastLo2, kFastHi2, kFastQ2,
+  kFastS2e,
+  kFastS2o,
+  kFastH2e,
+  kFastH2o,
+  kFastLo2,
+  kFastHi2,
+  kFastQ2,
   kFastEntries
 };
 
@@ -176,8 +199,8 @@ struct DepthwiseArgs {
   // avx512vnni: bias_folded in the accumulators' order, 4 x 16 int32 per
   // group of 64 channels, then per chunk of 16.
   const int32_t* bias_packed;
-  const int32_t* bias_raw;     // Scalar.
-  const uint8_t* pad;  // c + 64 bytes of x_offset.
+  const int32_t* bias_raw;  // Scalar.
+  const uint8_t* pad;       // c + 64 bytes of x_offset.
   // SIMD scratch: room for kMaxDepthwiseTaps + (ow + 4) * (k * k + 8)
   // pointers.
   const uint8_t** taps;

@@ -100,8 +100,8 @@ inline __m256i Requant(__m256i v, const Rq& r, bool left) {
   if (left) v = Min64(Max64(v, r.plo), r.phi);
   __m256i q = _mm256_sub_epi64(
       _mm256_srlv_epi64(_mm256_xor_si256(v, sign), r.rsh), r.qbias);
-  const __m256i rb = _mm256_add_epi64(_mm256_and_si256(v, r.mask),
-                                      _mm256_and_si256(q, one));
+  const __m256i rb =
+      _mm256_add_epi64(_mm256_and_si256(v, r.mask), _mm256_and_si256(q, one));
   q = _mm256_sub_epi64(q, _mm256_cmpgt_epi64(rb, r.half));  // +1 if above.
   if (left) q = _mm256_sllv_epi64(q, r.lsh);
   return Min64(Max64(q, r.lo), r.hi);
@@ -115,8 +115,7 @@ inline __m256i Apply(__m256i x, const Epi4& e, const EpilogueTable& t) {
     const __m256i r =
         Min64(Max64(_mm256_add_epi64(y, e.p3), _mm256_setzero_si256()), e.p6);
     const __m256i hr = _mm256_mul_epi32(y, r);  // |h r| < 2^31.
-    y = Requant(_mm256_mul_epi32(hr, _mm256_set1_epi64x(2730)), e.r2,
-                t.left2);
+    y = Requant(_mm256_mul_epi32(hr, _mm256_set1_epi64x(2730)), e.r2, t.left2);
   }
   return y;
 }
@@ -158,13 +157,13 @@ inline void FinishGeneral8(const EpilogueTable& t, const Epi4& lo,
   const __m256i ylo =
       Apply(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc)), lo, t);
   const __m256i yhi =
-      n > 4 ? Apply(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1)),
-                    hi, t)
+      n > 4 ? Apply(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1)), hi,
+                    t)
             : _mm256_setzero_si256();
   // The low halves of the 8 int64 lanes, in order.
-  __m256i y32 = _mm256_castps_si256(
-      _mm256_shuffle_ps(_mm256_castsi256_ps(ylo), _mm256_castsi256_ps(yhi),
-                        _MM_SHUFFLE(2, 0, 2, 0)));
+  __m256i y32 = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(ylo),
+                                                      _mm256_castsi256_ps(yhi),
+                                                      _MM_SHUFFLE(2, 0, 2, 0)));
   y32 = _mm256_permute4x64_epi64(y32, _MM_SHUFFLE(3, 1, 2, 0));
   Store8(t, y32, y, c, n);
 }
@@ -220,15 +219,15 @@ inline void LoadParams8(const EpilogueTable& t, int c, Params8* p) {
 // shifts of the non-negative v + 2^50 (bh = 2^50 + 2^(s-1) - 1).
 inline __m256i Round64(__m256i v, __m256i s, __m256i bh) {
   const __m256i odd = _mm256_and_si256(
-      _mm256_srlv_epi64(_mm256_add_epi64(v, _mm256_set1_epi64x(int64_t{1} << 50)),
-                        s),
+      _mm256_srlv_epi64(
+          _mm256_add_epi64(v, _mm256_set1_epi64x(int64_t{1} << 50)), s),
       _mm256_set1_epi64x(1));
   return _mm256_srlv_epi64(_mm256_add_epi64(_mm256_add_epi64(v, bh), odd), s);
 }
 
-inline __m256i Stage8(__m256i x, __m256i m, __m256i mo, __m256i se,
-                      __m256i so, __m256i he, __m256i ho, __m256i q,
-                      __m256i lo, __m256i hi) {
+inline __m256i Stage8(__m256i x, __m256i m, __m256i mo, __m256i se, __m256i so,
+                      __m256i he, __m256i ho, __m256i q, __m256i lo,
+                      __m256i hi) {
   const __m256i e = Round64(_mm256_mul_epi32(x, m), se, he);
   const __m256i o =
       Round64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), so, ho);
@@ -264,9 +263,9 @@ inline void Finish8(const EpilogueTable& t, const Params8& p, __m256i acc,
 // 8 bytes at p as int32 values minus offset (reads 8 bytes: callers stay
 // within a buffer's slack).
 inline __m256i LoadValues(const uint8_t* p, __m256i offset) {
-  return _mm256_sub_epi32(
-      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
-      offset);
+  return _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                              reinterpret_cast<const __m128i*>(p))),
+                          offset);
 }
 
 // Output group g (blocks 2g .. 2g + NB - 1) for all rows; x16: the rows
@@ -298,7 +297,8 @@ void GemmGroup(const GemmArgs& a, int g, const int16_t* x16, int x16_stride) {
       __m256i wv[NB];
 #pragma GCC unroll 4
       for (int b = 0; b < NB; ++b) {
-        wv[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wj + 16 * b));
+        wv[b] =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wj + 16 * b));
       }
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
@@ -341,10 +341,9 @@ void GemmAvx2(const GemmArgs& a) {
     const uint8_t* x = a.x + r * a.x_stride;
     int16_t* d = a.scratch16 + static_cast<size_t>(r) * stride;
     for (int i = 0; i < stride; i += 16) {
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i*>(d + i),
-          _mm256_cvtepu8_epi16(
-              _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
+                          _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                              reinterpret_cast<const __m128i*>(x + i))));
     }
   }
   const int blocks = (a.n + 7) / 8;
@@ -411,11 +410,13 @@ void DepthwiseAvx2(const DepthwiseArgs& a) {
           const __m256i pl = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(ta, tb));
           const __m256i ph = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(ta, tb));
           lo = _mm256_add_epi32(
-              lo, _mm256_madd_epi16(
-                      pl, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w))));
+              lo,
+              _mm256_madd_epi16(
+                  pl, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w))));
           hi = _mm256_add_epi32(
-              hi, _mm256_madd_epi16(ph, _mm256_loadu_si256(
-                                            reinterpret_cast<const __m256i*>(w + 16))));
+              hi, _mm256_madd_epi16(
+                      ph, _mm256_loadu_si256(
+                              reinterpret_cast<const __m256i*>(w + 16))));
         }
         uint8_t* y = a.y + (static_cast<size_t>(oy) * a.ow + ox) * a.c * elem;
         Finish8(a.epi, e_lo, lo, y, c0, MinInt(8, left));

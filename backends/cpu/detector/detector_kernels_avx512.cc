@@ -115,8 +115,8 @@ inline __m512i Requant(__m512i v, const Rq& r, bool left) {
   const __m512i one = _mm512_set1_epi64(1);
   if (left) v = _mm512_min_epi64(_mm512_max_epi64(v, r.plo), r.phi);
   __m512i q = _mm512_srav_epi64(v, r.rsh);
-  const __m512i rb = _mm512_add_epi64(_mm512_and_si512(v, r.mask),
-                                      _mm512_and_si512(q, one));
+  const __m512i rb =
+      _mm512_add_epi64(_mm512_and_si512(v, r.mask), _mm512_and_si512(q, one));
   const __mmask8 up = _mm512_cmpgt_epi64_mask(rb, r.half);
   q = _mm512_mask_add_epi64(q, up, q, one);
   if (left) q = _mm512_sllv_epi64(q, r.lsh);
@@ -155,16 +155,15 @@ inline void Store8(const EpilogueTable& t, uint8_t* y, int c, __mmask8 mask,
 inline void FinishGeneral16(const EpilogueTable& t, const Epi8& lo,
                             const Epi8& hi, __m512i acc, uint8_t* y, int c,
                             int n) {
-  const __mmask8 mlo =
-      static_cast<__mmask8>(n >= 8 ? 0xFF : (1u << n) - 1);
+  const __mmask8 mlo = static_cast<__mmask8>(n >= 8 ? 0xFF : (1u << n) - 1);
   Store8(t, y, c, mlo,
          Apply(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc)), lo, t));
   if (n > 8) {
     const __mmask8 mhi =
         static_cast<__mmask8>(n >= 16 ? 0xFF : (1u << (n - 8)) - 1);
-    Store8(t, y, c + 8, mhi,
-           Apply(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)), hi,
-                 t));
+    Store8(
+        t, y, c + 8, mhi,
+        Apply(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)), hi, t));
   }
 }
 
@@ -227,9 +226,8 @@ inline __m512i Round64(__m512i v, __m512i s, __m512i hm1) {
 // clamp(rne(x * m / 2^s)) of 16 int32 lanes: even and odd lanes multiply
 // into int64 (vpmuldq reads each 64-bit lane's low half), round, and merge
 // back (each result fits in int32).
-inline __m512i Stage16(__m512i x, __m512i m, __m512i mo, __m512i se,
-                       __m512i so, __m512i he, __m512i ho, __m512i lo,
-                       __m512i hi) {
+inline __m512i Stage16(__m512i x, __m512i m, __m512i mo, __m512i se, __m512i so,
+                       __m512i he, __m512i ho, __m512i lo, __m512i hi) {
   const __m512i e = Round64(_mm512_mul_epi32(x, m), se, he);
   const __m512i o =
       Round64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo), so, ho);
@@ -258,8 +256,8 @@ inline void FinishFast16(const EpilogueTable& t, const Fast16& f, __m512i acc,
       _mm256_mask_storeu_epi16(out, Mask16(n), w);
     }
   } else {
-    const __m128i b = InRegister(_mm512_cvtepi32_epi8(
-        _mm512_add_epi32(v, _mm512_set1_epi32(t.offset))));
+    const __m128i b = InRegister(
+        _mm512_cvtepi32_epi8(_mm512_add_epi32(v, _mm512_set1_epi32(t.offset))));
     if (n >= 16) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(y + c), b);
     } else {
@@ -384,8 +382,7 @@ inline void BlockTaps(const DepthwiseArgs& a, int oy, int ox0, int stride,
     if (ox >= a.ow) {
       // No output: every tap pads.
     } else if (rows_inside && ix0 >= 0 && ix0 + a.k <= a.w) {
-      const uint8_t* base =
-          a.x + (static_cast<size_t>(iy0) * a.w + ix0) * a.c;
+      const uint8_t* base = a.x + (static_cast<size_t>(iy0) * a.w + ix0) * a.c;
       for (; i < kk; ++i) t[i] = base + offsets[i];
     } else {
       for (int ky = 0; ky < a.k; ++ky) {
@@ -526,8 +523,7 @@ void DepthwiseAvx512(const DepthwiseArgs& a) {
         __m512i n[4];
         Transpose4x4Lanes(q[0], q[1], q[2], q[3], n);
         for (int p = 0; p < pixels; ++p) {
-          Finish16(a.epi, epi, n[p], row + (ox0 + p) * pixel_bytes, c,
-                   n_valid);
+          Finish16(a.epi, epi, n[p], row + (ox0 + p) * pixel_bytes, c, n_valid);
         }
       }
     }
@@ -591,8 +587,7 @@ void ResizeAvx512(const ResizeArgs& a) {
         __m512i acc;
         if (dy) {
           __m512i bottom = LoadValues(r1 + o0, n, offset);
-          bottom = dx ? _mm512_add_epi32(bottom,
-                                         LoadValues(r1 + o1, n, offset))
+          bottom = dx ? _mm512_add_epi32(bottom, LoadValues(r1 + o1, n, offset))
                       : _mm512_slli_epi32(bottom, 1);
           acc = _mm512_add_epi32(top, bottom);
         } else {

@@ -28,10 +28,10 @@ int64_t Epilogue(const EpilogueTable& t, int c, int64_t x) {
       Requant(v, Row(t, kRowShift1, c), Row(t, kRowLo1, c), Row(t, kRowHi1, c));
   if (!t.hswish) return h;
   const int64_t p = Row(t, kRowP, c);
-  const int64_t r = std::clamp<int64_t>(h + (int64_t{3} << p), 0,
-                                        int64_t{6} << p);
-  return Requant(h * r * kSixthCode, Row(t, kRowShift2, c),
-                 Row(t, kRowLo2, c), Row(t, kRowHi2, c));
+  const int64_t r =
+      std::clamp<int64_t>(h + (int64_t{3} << p), 0, int64_t{6} << p);
+  return Requant(h * r * kSixthCode, Row(t, kRowShift2, c), Row(t, kRowLo2, c),
+                 Row(t, kRowHi2, c));
 }
 
 void Store(const EpilogueTable& t, uint8_t* y, int c, int64_t value) {
@@ -71,9 +71,8 @@ void DepthwiseScalar(const DepthwiseArgs& a) {
           for (int kx = 0; kx < a.k; ++kx) {
             const int ix = ox * a.stride - a.pad_x + kx;
             if (ix < 0 || ix >= a.w) continue;
-            const int v =
-                a.x[(static_cast<size_t>(iy) * a.w + ix) * a.c + ch] -
-                a.x_offset;
+            const int v = a.x[(static_cast<size_t>(iy) * a.w + ix) * a.c + ch] -
+                          a.x_offset;
             acc += v * w[ky * a.k + kx];
           }
         }
@@ -97,11 +96,12 @@ void AddScalar(const AddArgs& a) {
   const size_t n = static_cast<size_t>(a.pixels) * a.c;
   for (size_t i = 0; i < n; ++i) {
     const int ch = static_cast<int>(i % a.c);
-    const int64_t v = (int64_t{a.a[i]} - a.a_offset) * (int64_t{1} << a.sa[ch]) +
-                      (int64_t{a.b[i]} - a.b_offset) * (int64_t{1} << a.sb[ch]);
+    const int64_t v =
+        (int64_t{a.a[i]} - a.a_offset) * (int64_t{1} << a.sa[ch]) +
+        (int64_t{a.b[i]} - a.b_offset) * (int64_t{1} << a.sb[ch]);
     const size_t pixel = i / a.c;
-    Store(a.epi, a.y + pixel * a.c * (a.epi.out_kind == kOutInt16 ? 2 : 1),
-          ch, Epilogue(a.epi, ch, v));
+    Store(a.epi, a.y + pixel * a.c * (a.epi.out_kind == kOutInt16 ? 2 : 1), ch,
+          Epilogue(a.epi, ch, v));
   }
 }
 

@@ -74,9 +74,11 @@ class ToyBuilder {
     const double spread = std::sqrt(per) * 40 * weight_max * 0.58;
     const bool fixed = q_.scales == ScaleKind::kFixed;
     for (int o = 0; o < out; ++o) {
-      w.bias.push_back(Rand(-static_cast<int>(spread), static_cast<int>(spread)));
-      const int s = static_cast<int>(std::lround(std::log2(spread / target[o]))) +
-                    Rand(-1, 1) + (fixed ? 15 : 0);
+      w.bias.push_back(
+          Rand(-static_cast<int>(spread), static_cast<int>(spread)));
+      const int s =
+          static_cast<int>(std::lround(std::log2(spread / target[o]))) +
+          Rand(-1, 1) + (fixed ? 15 : 0);
       w.shift.push_back(static_cast<int8_t>(s));
       if (fixed) w.mult.push_back(static_cast<uint16_t>(Rand(32768, 65535)));
     }
@@ -114,9 +116,9 @@ class ToyBuilder {
     l.layer.inputs = {in};
     l.layer.output = out;
     l.layer.gate = gate;
-    l.layer.conv = {out + "/reduce", 1, 1, false, c, reduced,
+    l.layer.conv = {out + "/reduce", 1,  1, false, c, reduced,
                     Epilogue::kRelu, {}, {}};
-    l.layer.expand = {out + "/expand", 1, 1, false, reduced, c,
+    l.layer.expand = {out + "/expand", 1,  1, false, reduced, c,
                       Epilogue::kNone, {}, {}};
     const std::vector<int> fx = q_.Frac(in, c);
     std::vector<int> fm(c);
@@ -157,16 +159,16 @@ class ToyBuilder {
 };
 
 // Every layer kind: the stem (3x3 s2, UQ(8, 0) input), depthwise 3x3 and
-// 5x5 at strides 1 and 2 (fewer and more than 64 channels), 1x1 convs with none / relu / hard-swish, a full
-// 3x3 s2 conv on a signed tensor, a 1x1 s2 conv, both squeeze-excite
-// gates, x2 resizes of unsigned and signed tensors, adds, concats, a layer
-// whose bias is too large for int32 sums (the scalar fallback), a dead
-// layer, and the two heads.
+// 5x5 at strides 1 and 2 (fewer and more than 64 channels), 1x1 convs with none
+// / relu / hard-swish, a full 3x3 s2 conv on a signed tensor, a 1x1 s2 conv,
+// both squeeze-excite gates, x2 resizes of unsigned and signed tensors, adds,
+// concats, a layer whose bias is too large for int32 sums (the scalar
+// fallback), a dead layer, and the two heads.
 mc::QuantizedDetector RandomDetector(ScaleKind scales, uint32_t seed) {
   using mc::LayerKind;
   ToyBuilder t(scales, seed);
   t.Conv("stem", "images", 3, 2, false, 3, 8, Epilogue::kHardSwish);
-  t.Conv("dw1", "stem", 3, 2, true, 8, 8, Epilogue::kRelu, true);   // 128.
+  t.Conv("dw1", "stem", 3, 2, true, 8, 8, Epilogue::kRelu, true);  // 128.
   t.Conv("pw1", "dw1", 1, 1, false, 8, 16, Epilogue::kNone);
   t.Conv("dw2", "pw1", 5, 1, true, 16, 16, Epilogue::kHardSwish);
   t.Elementwise(LayerKind::kAdd, "add1", {"pw1", "dw2"}, 16, false);
@@ -187,7 +189,7 @@ mc::QuantizedDetector RandomDetector(ScaleKind scales, uint32_t seed) {
   t.Elementwise(LayerKind::kAdd, "add3", {"pw3", "pw6"}, 20, false);
   t.Elementwise(LayerKind::kResize2x, "up2", {"add3"}, 20, false);  // 128.
   t.Elementwise(LayerKind::kConcat, "cat2", {"se1", "up2"}, 44, true);
-  t.Conv("s2", "cat2", 1, 2, false, 44, 12, Epilogue::kNone);  // 64.
+  t.Conv("s2", "cat2", 1, 2, false, 44, 12, Epilogue::kNone);     // 64.
   t.Elementwise(LayerKind::kResize2x, "up3", {"s2"}, 12, false);  // 128.
   t.Elementwise(LayerKind::kAdd, "add2", {"pw1", "dw2"}, 16, true);
   t.Elementwise(LayerKind::kConcat, "cat3", {"cat2", "up3"}, 56, true);
@@ -345,18 +347,19 @@ TEST(CpuDetector, FewerPeaksThanTheTop100) {
   q.class_names.assign(80, "thing");
   std::vector<int8_t> pick(3 * 4, 0);
   pick[0] = 1;  // Output 0 = input channel 0.
-  q.layers.push_back(
-      Pointwise("images", "a", 2, 3, 4, Epilogue::kRelu, FixedLinear(3, 4, pick, 0)));
+  q.layers.push_back(Pointwise("images", "a", 2, 3, 4, Epilogue::kRelu,
+                               FixedLinear(3, 4, pick, 0)));
   std::vector<int8_t> pick4(4 * 4, 0);
   pick4[0] = 1;
-  q.layers.push_back(
-      Pointwise("a", "b", 2, 4, 4, Epilogue::kRelu, FixedLinear(4, 4, pick4, 0)));
+  q.layers.push_back(Pointwise("a", "b", 2, 4, 4, Epilogue::kRelu,
+                               FixedLinear(4, 4, pick4, 0)));
   std::vector<int8_t> cls(4 * 80, 0);
   for (int c = 0; c < 80; ++c) cls[c * 4] = 2;
   q.layers.push_back(Pointwise("b", "cls", 1, 4, 80, Epilogue::kLogits,
                                FixedLinear(4, 80, cls, -254)));
-  q.layers.push_back(Pointwise("b", "wh", 1, 4, 4, Epilogue::kLogits,
-                               FixedLinear(4, 4, std::vector<int8_t>(16, 1), 8)));
+  q.layers.push_back(
+      Pointwise("b", "wh", 1, 4, 4, Epilogue::kLogits,
+                FixedLinear(4, 4, std::vector<int8_t>(16, 1), 8)));
   q.unsigned_tensors = {"a", "b"};
   std::vector<uint8_t> input(kInputBytes, 0);
   for (int y = 0; y < 512; ++y) {
@@ -415,7 +418,8 @@ TEST(CpuDetector, ConcurrentRunsAgree) {
       CpuDetector::Create(q, {.threads = 2});
   ASSERT_TRUE(d.ok()) << d.status();
   const std::vector<uint8_t> a = NoiseImage(1), b = BlockImage(2);
-  absl::StatusOr<mc::IntDetectorOutput> want_a = (*d)->Run(a), want_b = (*d)->Run(b);
+  absl::StatusOr<mc::IntDetectorOutput> want_a = (*d)->Run(a),
+                                        want_b = (*d)->Run(b);
   ASSERT_TRUE(want_a.ok() && want_b.ok());
   std::vector<mc::IntDetectorOutput> got(4);
   std::vector<std::thread> threads;
