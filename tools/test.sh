@@ -113,6 +113,7 @@ asan_stage() {
   end_step
   begin_step "asan: every test but release_only (ctest build/asan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    LSAN_OPTIONS="suppressions=$PWD/tools/lsan-suppressions.txt:print_suppressions=0" \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j"$jobs" -LE release_only
   end_step

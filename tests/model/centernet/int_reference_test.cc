@@ -135,9 +135,12 @@ TEST(RunIntReference, RefusesWrongInputsAndShapes) {
               HasSubstr("128 x 128"));
 }
 
+// Each test its own folder: ctest runs them in parallel processes.
 class DetectorArtifact : public ::testing::Test {
  protected:
-  std::string dir_ = ::testing::TempDir() + "/toy-detector";
+  std::string dir_ =
+      ::testing::TempDir() + "/toy-detector-" +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name();
 };
 
 TEST_F(DetectorArtifact, RoundTripsAndRefusesCorruption) {
